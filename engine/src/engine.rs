@@ -1,0 +1,239 @@
+//! The public entry point: an [`Engine`] owns the device and the weights and
+//! runs whole photo groups, compiling (and caching) one plan per group size.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use crate::kernels::conv::{self, Act, ConvCall, ConvVariant};
+use crate::network::{self, Network, NetworkOptions, CHUNK_BYTES_PER_IMAGE, LARGEST_PER_IMAGE_BYTES, S};
+use crate::plan::{Graph, Plan, Role, StageTiming, TensorId};
+use crate::preprocess::{self, PreparedPhoto};
+use crate::weights::{ConvWeights, Weights};
+use crate::{Error, Gpu, Result};
+
+/// Largest group the co-saliency kernels accept (their per-group arrays live
+/// in workgroup memory).
+pub const MAX_GROUP: usize = 1024;
+
+#[derive(Clone, Debug, Default)]
+pub struct EngineOptions {
+    /// Convolution implementation; `None` measures the candidates on this adapter.
+    pub variant: Option<ConvVariant>,
+    /// Bound on the per-chunk working set in bytes (forces smaller chunks).
+    pub memory_budget: Option<u64>,
+}
+
+/// What a compiled plan looks like, for reports.
+#[derive(Clone, Debug)]
+pub struct PlanInfo {
+    pub images: usize,
+    pub chunk: usize,
+    pub chunks: usize,
+    pub dispatches: usize,
+    pub planned_bytes: u64,
+    pub naive_bytes: u64,
+    pub weight_bytes: u64,
+    pub flops: f64,
+}
+
+/// The result of a run on prepared tensors.
+pub struct RunOutput {
+    /// [N,224,224] maps in (0,1).
+    pub maps: Vec<f32>,
+    /// Named intermediates (only when asked for).
+    pub probes: HashMap<String, Vec<f32>>,
+    pub timings: Vec<StageTiming>,
+}
+
+/// How a run should be done.
+#[derive(Clone, Debug, Default)]
+pub struct RunRequest {
+    /// Per co-saliency module ("Co6", "Co5", "Co4"): ranks [2N*hw], z = 2n + b.
+    pub ranks: Option<HashMap<String, Vec<u32>>>,
+    pub keep_intermediates: bool,
+    pub profile: bool,
+}
+
+struct Compiled {
+    key: (usize, bool, bool),
+    net: Network,
+    plan: Plan,
+}
+
+pub struct Engine {
+    pub gpu: Gpu,
+    pub weights: Weights,
+    pub variant: ConvVariant,
+    /// Variant timings measured at start-up (empty when the variant was given).
+    pub tuning: Vec<(ConvVariant, f64)>,
+    opts: EngineOptions,
+    compiled: Option<Compiled>,
+}
+
+impl Engine {
+    pub fn new(gpu: Gpu, weights: Weights, opts: EngineOptions) -> Result<Engine> {
+        let (variant, tuning) = match opts.variant {
+            Some(v) => (v, Vec::new()),
+            None => tune_conv(&gpu)?,
+        };
+        Ok(Engine { gpu, weights, variant, tuning, opts, compiled: None })
+    }
+
+    /// Images per chunk for a group of `n` on this device.
+    pub fn chunk_size(&self, n: usize) -> usize {
+        let limit = self.gpu.limits.max_storage_buffer_binding_size.min(self.gpu.limits.max_buffer_size);
+        let mut chunk = (limit / LARGEST_PER_IMAGE_BYTES) as usize;
+        if let Some(b) = self.opts.memory_budget {
+            chunk = chunk.min((b / CHUNK_BYTES_PER_IMAGE) as usize);
+        }
+        chunk.clamp(1, n.max(1))
+    }
+
+    fn compile(&mut self, n: usize, inject: bool, keep: bool) -> Result<()> {
+        if n == 0 {
+            return Err(Error::Unsupported("the group is empty".into()));
+        }
+        if n > MAX_GROUP {
+            return Err(Error::Unsupported(format!("a group may hold at most {MAX_GROUP} images, this one has {n}")));
+        }
+        let key = (n, inject, keep);
+        if self.compiled.as_ref().map(|c| c.key) != Some(key) {
+            self.compiled = None; // free the previous plan's memory first
+            let mut net = network::build(
+                &self.weights,
+                &NetworkOptions {
+                    images: n,
+                    chunk: self.chunk_size(n),
+                    variant: self.variant,
+                    inject_ranks: inject,
+                    keep_intermediates: keep,
+                },
+            );
+            let graph = std::mem::take(&mut net.graph);
+            let plan = Plan::compile(&self.gpu, graph)?;
+            self.compiled = Some(Compiled { key, net, plan });
+        }
+        Ok(())
+    }
+
+    /// Compiles (or reuses) the plan for `n` images and describes it.
+    pub fn plan_info(&mut self, n: usize) -> Result<PlanInfo> {
+        let chunk = self.chunk_size(n);
+        self.compile(n, false, false)?;
+        let c = self.compiled.as_ref().expect("compiled");
+        Ok(PlanInfo {
+            images: n,
+            chunk,
+            chunks: c.net.image_inputs.len(),
+            dispatches: c.plan.graph.steps.len(),
+            planned_bytes: c.plan.planned_bytes(),
+            naive_bytes: c.plan.naive_bytes(),
+            weight_bytes: c.plan.weight_bytes(),
+            flops: c.plan.total_flops(),
+        })
+    }
+
+    /// The compiled plan's dispatch list.
+    pub fn dispatch_list(&mut self, n: usize) -> Result<Vec<String>> {
+        self.compile(n, false, false)?;
+        Ok(self.compiled.as_ref().expect("compiled").plan.describe_dispatches())
+    }
+
+    /// Runs a group from prepared photos and 8-bit SISMs (224x224 each);
+    /// returns one 224x224 map per photo.
+    pub fn run_group(&mut self, photos: &[PreparedPhoto], sisms: &[Vec<u8>]) -> Result<Vec<Vec<f32>>> {
+        if photos.len() != sisms.len() {
+            return Err(Error::Unsupported(format!("{} photos but {} saliency maps", photos.len(), sisms.len())));
+        }
+        let mut images = Vec::with_capacity(photos.len() * 3 * S * S);
+        for p in photos {
+            images.extend(preprocess::normalize(&p.rgb, self.weights.preprocess));
+        }
+        let mut s = Vec::with_capacity(sisms.len() * S * S);
+        for m in sisms {
+            s.extend(preprocess::sism_to_f32(m));
+        }
+        let out = self.run_tensors(&images, &s, &RunRequest::default())?;
+        Ok(out.maps.chunks(S * S).map(|m| m.to_vec()).collect())
+    }
+
+    /// Runs a group from network-ready tensors: `images` [N,3,224,224]
+    /// normalised, `sisms` [N,224,224] in [0,1].
+    pub fn run_tensors(&mut self, images: &[f32], sisms: &[f32], req: &RunRequest) -> Result<RunOutput> {
+        let n = sisms.len() / (S * S);
+        if sisms.len() != n * S * S || images.len() != n * 3 * S * S {
+            return Err(Error::Unsupported("inputs must be [N,3,224,224] images and [N,224,224] SISMs".into()));
+        }
+        let inject = req.ranks.is_some();
+        self.compile(n, inject, req.keep_intermediates)?;
+        let c = self.compiled.as_ref().expect("compiled");
+        let gpu = &self.gpu;
+        let mut inputs: Vec<(TensorId, &[u8])> = Vec::new();
+        for (t, r) in &c.net.image_inputs {
+            inputs.push((*t, bytemuck::cast_slice(&images[r.start * 3 * S * S..r.end * 3 * S * S])));
+        }
+        inputs.push((c.net.sism_input, bytemuck::cast_slice(sisms)));
+        if let Some(ranks) = &req.ranks {
+            for (name, t) in &c.net.rank_inputs {
+                let r = ranks
+                    .get(name)
+                    .ok_or_else(|| Error::Unsupported(format!("no injected permutation for {name}")))?;
+                inputs.push((*t, bytemuck::cast_slice(r)));
+            }
+        }
+        let mut outputs = vec![c.net.output];
+        outputs.extend(c.net.probes.iter().map(|(_, t)| *t));
+        let (raw, timings) = if req.profile {
+            c.plan.run_profiled(gpu, &inputs, &outputs)?
+        } else {
+            (c.plan.run(gpu, &inputs, &outputs)?, Vec::new())
+        };
+        let mut it = raw.into_iter();
+        let maps = bytemuck::cast_slice::<u8, f32>(&it.next().expect("output")).to_vec();
+        let probes = c
+            .net
+            .probes
+            .iter()
+            .zip(it)
+            .map(|((name, _), b)| (name.clone(), bytemuck::cast_slice::<u8, f32>(&b).to_vec()))
+            .collect();
+        Ok(RunOutput { maps, probes, timings })
+    }
+}
+
+/// Measures each convolution variant on a VGG-sized layer (256 -> 256, 3x3,
+/// 28x28, 0.92 GFLOP) and returns the fastest with all timings. Taking the
+/// best of two runs after a warm-up keeps pipeline compilation out of it.
+pub fn tune_conv(gpu: &Gpu) -> Result<(ConvVariant, Vec<(ConvVariant, f64)>)> {
+    let candidates = [
+        ConvVariant::Direct { tn: 4, r: 2 },
+        ConvVariant::Direct { tn: 4, r: 1 },
+        ConvVariant::Direct { tn: 2, r: 4 },
+        ConvVariant::Tiled,
+    ];
+    let (c, h) = (256, 28);
+    let cw = ConvWeights { out_ch: c, in_ch: c, k: 3, weight: vec![0.01; c * c * 9], bias: vec![0.0; c] };
+    let mut results = Vec::new();
+    for v in candidates {
+        let mut g = Graph::new();
+        let x = g.tensor("x", c * h * h, Role::Input);
+        let y = g.tensor("y", c * h * h, Role::Output);
+        let l = conv::upload(&mut g, &cw);
+        for _ in 0..2 {
+            conv::push(&mut g, v, &ConvCall::simple(l, 1, h, h, x, y, Act::Relu));
+        }
+        let plan = Plan::compile(gpu, g)?;
+        let input = vec![0.5f32; c * h * h];
+        let inputs = [(x, bytemuck::cast_slice::<f32, u8>(&input))];
+        plan.run(gpu, &inputs, &[y])?;
+        let mut best = f64::MAX;
+        for _ in 0..2 {
+            let t0 = Instant::now();
+            plan.run(gpu, &inputs, &[y])?;
+            best = best.min(t0.elapsed().as_secs_f64() / 2.0);
+        }
+        results.push((v, best));
+    }
+    let best = results.iter().min_by(|a, b| a.1.total_cmp(&b.1)).expect("candidates").0;
+    Ok((best, results))
+}

@@ -1,0 +1,268 @@
+//! Convolutions (3x3 pad 1 and 1x1) with fused bias, residual add and
+//! activation, and the decoder's concatenated input read from its sources.
+
+use super::Kernel;
+use crate::plan::{ConstId, Graph, Res, TensorId};
+use crate::weights::ConvWeights;
+
+/// Activation applied in the epilogue (after the residual add).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Act {
+    None = 0,
+    Relu = 1,
+    Sigmoid = 2,
+}
+
+/// Which implementation to use; chosen per adapter (see `tune`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConvVariant {
+    /// Register blocking only: `tn` pixels x `4*r` channels per invocation.
+    Direct { tn: u32, r: u32 },
+    /// 64x64 tiles staged through workgroup memory.
+    Tiled,
+}
+
+impl ConvVariant {
+    pub const CPU_DEFAULT: ConvVariant = ConvVariant::Direct { tn: 4, r: 2 };
+
+    pub fn label(&self) -> String {
+        match self {
+            ConvVariant::Direct { tn, r } => format!("direct-{tn}x{}", 4 * r),
+            ConvVariant::Tiled => "tiled-64x64".into(),
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ConvVariant> {
+        if s == "tiled" || s == "tiled-64x64" {
+            return Some(ConvVariant::Tiled);
+        }
+        let rest = s.strip_prefix("direct-")?;
+        let (a, b) = rest.split_once('x')?;
+        let (tn, oc): (u32, u32) = (a.parse().ok()?, b.parse().ok()?);
+        (tn >= 1 && oc % 4 == 0 && oc >= 4 && tn <= 8 && oc <= 32).then_some(ConvVariant::Direct { tn, r: oc / 4 })
+    }
+}
+
+/// A convolution's weights on the GPU, in the kernel's layout:
+/// `[k*k*cin][cout4]` vec4 rows (row index ci*k*k + ky*k + kx), channels padded to 4.
+#[derive(Clone, Copy, Debug)]
+pub struct ConvLayer {
+    pub cin: usize,
+    pub cout: usize,
+    pub k: usize,
+    pub weight: ConstId,
+    pub bias: ConstId,
+}
+
+/// Re-lays out OIHW weights for the kernel and uploads them as constants.
+pub fn upload(g: &mut Graph, cw: &ConvWeights) -> ConvLayer {
+    let (co, ci, k) = (cw.out_ch, cw.in_ch, cw.k);
+    let co4 = co.div_ceil(4) * 4;
+    let mut w = vec![0f32; ci * k * k * co4];
+    for o in 0..co {
+        for i in 0..ci {
+            for t in 0..k * k {
+                w[(i * k * k + t) * co4 + o] = cw.weight[(o * ci + i) * k * k + t];
+            }
+        }
+    }
+    let mut b = vec![0f32; co4];
+    b[..co].copy_from_slice(&cw.bias);
+    ConvLayer { cin: ci, cout: co, k, weight: g.constant_f32(&w), bias: g.constant_f32(&b) }
+}
+
+/// Where a convolution reads its input.
+#[derive(Clone, Copy, Debug)]
+pub enum ConvInput {
+    /// `t[off + img*bs + ci*hw + pix]`.
+    Plain { t: TensorId, off: u32, bs: u32 },
+    /// The decoder's `cat([c*cm, c*s, of])`, never materialised: `c` and `of`
+    /// are [img,32,hw], `cm` and `s` are [img,hw] maps.
+    Concat { c: TensorId, cm: TensorId, s: TensorId, of: TensorId },
+}
+
+/// One convolution over `images` images of `h x w`.
+#[derive(Clone, Copy, Debug)]
+pub struct ConvCall {
+    pub layer: ConvLayer,
+    pub images: usize,
+    pub h: usize,
+    pub w: usize,
+    pub input: ConvInput,
+    pub out: TensorId,
+    pub out_off: usize,
+    /// Words between images in the output (>= cout*h*w; larger when writing a slice).
+    pub out_bs: usize,
+    /// `(tensor, offset, batch stride)` added before the activation.
+    pub residual: Option<(TensorId, usize, usize)>,
+    pub act: Act,
+}
+
+impl ConvCall {
+    /// A plain call reading a whole contiguous tensor and writing one.
+    pub fn simple(layer: ConvLayer, images: usize, h: usize, w: usize, src: TensorId, out: TensorId, act: Act) -> ConvCall {
+        ConvCall {
+            layer,
+            images,
+            h,
+            w,
+            input: ConvInput::Plain { t: src, off: 0, bs: (layer.cin * h * w) as u32 },
+            out,
+            out_off: 0,
+            out_bs: layer.cout * h * w,
+            residual: None,
+            act,
+        }
+    }
+}
+
+pub fn kernel(variant: ConvVariant, k: usize, input: &ConvInput, residual: bool, act: Act) -> Kernel {
+    let (input_decl, input_body, n_inputs) = match input {
+        ConvInput::Plain { .. } => (
+            super::read_decls(4, &[("src", "f32")]),
+            "    return src[P.in_off + img * P.in_bs + ci * P.h * P.w + pix];".to_string(),
+            1,
+        ),
+        ConvInput::Concat { .. } => (
+            super::read_decls(4, &[("cc", "f32"), ("cm", "f32"), ("sm", "f32"), ("old", "f32")]),
+            "    let hw = P.h * P.w;\n\
+             \x20   if (ci < 32u) { return cc[img * P.in_bs + ci * hw + pix] * cm[img * P.map_bs + pix]; }\n\
+             \x20   if (ci < 64u) { return cc[img * P.in_bs + (ci - 32u) * hw + pix] * sm[img * P.map_bs + pix]; }\n\
+             \x20   return old[img * P.in_bs + (ci - 64u) * hw + pix];"
+                .to_string(),
+            4,
+        ),
+    };
+    let (res_decl, res_body) = if residual {
+        (
+            super::read_decls(4 + n_inputs, &[("res", "f32")]),
+            "    return v + res[P.res_off + img * P.res_bs + oc * hw + p];",
+        )
+    } else {
+        (String::new(), "    return v;")
+    };
+    let mut defs = vec![
+        ("K", k.to_string()),
+        ("ACT", (act as u32).to_string()),
+        ("INPUT_DECL", input_decl),
+        ("INPUT_BODY", input_body),
+        ("RESIDUAL_DECL", res_decl),
+        ("RESIDUAL_BODY", res_body.to_string()),
+    ];
+    match variant {
+        ConvVariant::Direct { tn, r } => {
+            defs.extend([("TN", tn.to_string()), ("R", r.to_string()), ("WGX", "16".into()), ("WGY", "4".into())]);
+            Kernel::new("conv_direct", defs)
+        }
+        ConvVariant::Tiled => Kernel::new("conv_tiled", defs),
+    }
+}
+
+pub fn push(g: &mut Graph, variant: ConvVariant, c: &ConvCall) {
+    let l = &c.layer;
+    let hw = c.h * c.w;
+    let cout4 = l.cout.div_ceil(4);
+    let (in_off, in_bs, map_bs) = match c.input {
+        ConvInput::Plain { off, bs, .. } => (off, bs, 0),
+        ConvInput::Concat { .. } => (0, (32 * hw) as u32, hw as u32),
+    };
+    let (res_off, res_bs) = c.residual.map(|(_, o, b)| (o as u32, b as u32)).unwrap_or((0, 0));
+    let params = vec![
+        l.cin as u32,
+        l.cout as u32,
+        c.h as u32,
+        c.w as u32,
+        cout4 as u32,
+        in_off,
+        in_bs,
+        c.out_off as u32,
+        c.out_bs as u32,
+        res_off,
+        res_bs,
+        map_bs,
+    ];
+    let mut bindings = vec![Res::C(l.weight), Res::C(l.bias), Res::T(c.out)];
+    match c.input {
+        ConvInput::Plain { t, .. } => bindings.push(Res::T(t)),
+        ConvInput::Concat { c, cm, s, of } => bindings.extend([Res::T(c), Res::T(cm), Res::T(s), Res::T(of)]),
+    }
+    if let Some((t, _, _)) = c.residual {
+        bindings.push(Res::T(t));
+    }
+    let groups = match variant {
+        ConvVariant::Direct { tn, r } => [
+            (hw as u32).div_ceil(tn * 16),
+            (cout4 as u32).div_ceil(r * 4),
+            c.images as u32,
+        ],
+        ConvVariant::Tiled => [(hw as u32).div_ceil(64), (cout4 as u32).div_ceil(16), c.images as u32],
+    };
+    let flops = 2.0 * (c.images * hw * l.cout * l.cin * l.k * l.k) as f64;
+    g.push(kernel(variant, l.k, &c.input, c.residual.is_some(), c.act), params, bindings, groups, flops);
+}
+
+/// CPU reference: PyTorch `conv2d(x, w, b, padding=k/2)` on [images,cin,h,w]
+/// with OIHW weights, then optional residual and activation; f64 accumulation.
+#[allow(clippy::too_many_arguments)]
+pub fn cpu_conv(
+    x: &[f32],
+    images: usize,
+    h: usize,
+    w: usize,
+    cw: &ConvWeights,
+    residual: Option<&[f32]>,
+    act: Act,
+) -> Vec<f32> {
+    let (co, ci, k) = (cw.out_ch, cw.in_ch, cw.k);
+    let pad = (k / 2) as isize;
+    let hw = h * w;
+    let mut out = vec![0f32; images * co * hw];
+    for n in 0..images {
+        for o in 0..co {
+            for y in 0..h {
+                for xx in 0..w {
+                    let mut acc = cw.bias[o] as f64;
+                    for i in 0..ci {
+                        for ky in 0..k {
+                            for kx in 0..k {
+                                let sy = y as isize + ky as isize - pad;
+                                let sx = xx as isize + kx as isize - pad;
+                                if sy < 0 || sx < 0 || sy >= h as isize || sx >= w as isize {
+                                    continue;
+                                }
+                                let v = x[((n * ci + i) * h + sy as usize) * w + sx as usize] as f64;
+                                acc += v * cw.weight[((o * ci + i) * k + ky) * k + kx] as f64;
+                            }
+                        }
+                    }
+                    let idx = (n * co + o) * hw + y * w + xx;
+                    if let Some(r) = residual {
+                        acc += r[idx] as f64;
+                    }
+                    out[idx] = match act {
+                        Act::None => acc as f32,
+                        Act::Relu => acc.max(0.0) as f32,
+                        Act::Sigmoid => (1.0 / (1.0 + (-acc).exp())) as f32,
+                    };
+                }
+            }
+        }
+    }
+    out
+}
+
+/// CPU reference of the decoder's concatenated input `cat([c*cm, c*s, of])`.
+pub fn cpu_concat(c: &[f32], cm: &[f32], s: &[f32], of: &[f32], images: usize, hw: usize) -> Vec<f32> {
+    let mut x = vec![0f32; images * 96 * hw];
+    for n in 0..images {
+        for ch in 0..32 {
+            for p in 0..hw {
+                let cv = c[(n * 32 + ch) * hw + p];
+                x[(n * 96 + ch) * hw + p] = cv * cm[n * hw + p];
+                x[(n * 96 + 32 + ch) * hw + p] = cv * s[n * hw + p];
+                x[(n * 96 + 64 + ch) * hw + p] = of[(n * 32 + ch) * hw + p];
+            }
+        }
+    }
+    x
+}

@@ -1,0 +1,94 @@
+//! The WGSL kernels, one module per op. Each module owns the op's step
+//! builder (shapes -> params, bindings, dispatch size, FLOPs) and a plain CPU
+//! reference that the tests compare against.
+//!
+//! Shaders live in `shaders/*.wgsl` and are embedded at compile time. A few
+//! values are template parameters (`{{NAME}}`), substituted before the module
+//! is created: tile sizes, fused epilogues and input loaders. Everything else
+//! (shapes, offsets, strides) is a uniform, so one pipeline serves all layers
+//! of the same kind.
+
+pub mod conv;
+pub mod cosal;
+pub mod gemm;
+pub mod pool;
+pub mod resize;
+
+/// Every shader, by name. Tests validate each instantiation with naga.
+pub const SHADERS: &[(&str, &str)] = &[
+    ("conv_direct", include_str!("../../../shaders/conv_direct.wgsl")),
+    ("conv_tiled", include_str!("../../../shaders/conv_tiled.wgsl")),
+    ("maxpool", include_str!("../../../shaders/maxpool.wgsl")),
+    ("resize_ac", include_str!("../../../shaders/resize_ac.wgsl")),
+    ("l2norm", include_str!("../../../shaders/l2norm.wgsl")),
+    ("siv", include_str!("../../../shaders/siv.wgsl")),
+    ("corr", include_str!("../../../shaders/corr.wgsl")),
+    ("csa", include_str!("../../../shaders/csa.wgsl")),
+    ("rank", include_str!("../../../shaders/rank.wgsl")),
+    ("gemm", include_str!("../../../shaders/gemm.wgsl")),
+];
+
+/// A shader plus its template values: what a pipeline is made from.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Kernel {
+    pub shader: &'static str,
+    pub defs: Vec<(&'static str, String)>,
+}
+
+impl Kernel {
+    pub fn new(shader: &'static str, defs: Vec<(&'static str, String)>) -> Kernel {
+        assert!(SHADERS.iter().any(|(n, _)| *n == shader), "unknown shader {shader}");
+        Kernel { shader, defs }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.shader
+    }
+
+    /// The WGSL text with every `{{NAME}}` replaced.
+    pub fn source(&self) -> String {
+        let (_, src) = SHADERS.iter().find(|(n, _)| *n == self.shader).expect("known shader");
+        let mut out = src.to_string();
+        for (k, v) in &self.defs {
+            out = out.replace(&format!("{{{{{k}}}}}"), v);
+        }
+        assert!(!out.contains("{{"), "shader {} has an unfilled template value", self.shader);
+        out
+    }
+
+    #[cfg(test)]
+    pub fn test_dummy() -> Kernel {
+        Kernel::new("maxpool", vec![])
+    }
+}
+
+/// Splits a 1-D dispatch of `n` invocations (workgroup size `wg`) over x and y,
+/// since one dimension holds at most 65535 workgroups. Shaders recover the
+/// index as `gid.x + gid.y * 65535 * wg`.
+pub fn linear_groups(n: usize, wg: usize) -> [u32; 3] {
+    let groups = n.div_ceil(wg);
+    if groups <= 65535 {
+        [groups.max(1) as u32, 1, 1]
+    } else {
+        [65535, groups.div_ceil(65535) as u32, 1]
+    }
+}
+
+pub fn f(x: f32) -> u32 {
+    x.to_bits()
+}
+
+/// Declares storage bindings `first..` as `var<storage, read> name: array<ty>`.
+pub fn read_decls(first: u32, names: &[(&str, &str)]) -> String {
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, (n, ty))| format!("@group(0) @binding({}) var<storage, read> {n}: array<{ty}>;\n", first + i as u32))
+        .collect()
+}
+
+#[cfg(test)]
+pub(crate) mod testutil;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,28 @@
+//! ICNet co-saliency inference on WebGPU.
+//!
+//! The crate is organised as small modules with one job each:
+//! - [`gpu`]: adapter selection and the device with the adapter's real limits.
+//! - [`weights`]: loading and checking an ICNet `.safetensors`, BatchNorm folding.
+//! - [`testweights`]: the deterministic "scaled" test weights shared with the Python reference.
+//! - [`preprocess`] / [`postprocess`]: Pillow- and OpenCV-exact image handling around the network.
+//! - [`kernels`]: one module per WGSL compute kernel, each with a CPU reference.
+//! - [`plan`]: the fixed execution graph with liveness-planned buffers.
+//! - [`engine`]: the public entry point that runs a whole photo group.
+
+pub mod error;
+pub mod gpu;
+pub mod weights;
+pub mod testweights;
+pub mod spec_keys;
+pub mod preprocess;
+pub mod postprocess;
+
+pub use error::{Error, Result};
+pub mod kernels;
+pub mod plan;
+
+pub use gpu::{Gpu, GpuOptions};
+pub mod network;
+pub mod engine;
+
+pub use engine::{Engine, EngineOptions, RunOutput, RunRequest};

@@ -1,0 +1,619 @@
+//! The fixed execution graph and its compiled form.
+//!
+//! A [`Graph`] is a flat list of [`Step`]s (one compute dispatch each) over
+//! logical tensors and constant buffers. [`Plan::compile`] turns it into GPU
+//! objects once: every pipeline, buffer, uniform and bind group is created at
+//! plan time, and a liveness-based planner lets tensors whose lifetimes do not
+//! overlap share one physical buffer. [`Plan::run`] then only uploads the
+//! inputs, records every dispatch into one encoder, submits once and reads back
+//! the requested outputs.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use crate::kernels::Kernel;
+use crate::{Error, Gpu, Result};
+
+/// A logical tensor (f32 or u32 words), identified by its index in the graph.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TensorId(pub usize);
+
+/// A constant buffer (weights, biases) uploaded once at compile time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ConstId(pub usize);
+
+/// What a binding slot of a step refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Res {
+    T(TensorId),
+    C(ConstId),
+}
+
+/// Tensors the caller writes or reads survive the whole run and never share memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Produced and consumed inside the run; may share a buffer with others.
+    Transient,
+    /// Uploaded by the caller before the run.
+    Input,
+    /// Read back after the run.
+    Output,
+}
+
+#[derive(Clone, Debug)]
+pub struct TensorDesc {
+    pub name: String,
+    /// Size in 4-byte words.
+    pub words: usize,
+    pub role: Role,
+}
+
+/// One compute dispatch.
+#[derive(Clone, Debug)]
+pub struct Step {
+    pub kernel: Kernel,
+    /// Uniform parameter words (binding 0).
+    pub params: Vec<u32>,
+    /// Storage bindings 1.. in order.
+    pub bindings: Vec<Res>,
+    pub groups: [u32; 3],
+    /// Floating-point operations (2 per multiply-add), for GFLOPS reports.
+    pub flops: f64,
+    /// Index into [`Graph::stages`].
+    pub stage: usize,
+}
+
+/// The graph as built by [`crate::network`] or a kernel test.
+#[derive(Default)]
+pub struct Graph {
+    pub tensors: Vec<TensorDesc>,
+    pub consts: Vec<Vec<u32>>,
+    pub steps: Vec<Step>,
+    pub stages: Vec<String>,
+    current_stage: usize,
+}
+
+impl Graph {
+    pub fn new() -> Graph {
+        Graph { stages: vec!["main".into()], ..Default::default() }
+    }
+
+    /// Starts a named stage (for per-stage timing); later steps belong to it.
+    pub fn stage(&mut self, name: &str) {
+        if let Some(i) = self.stages.iter().position(|s| s == name) {
+            self.current_stage = i;
+        } else {
+            self.stages.push(name.to_string());
+            self.current_stage = self.stages.len() - 1;
+        }
+    }
+
+    pub fn tensor(&mut self, name: impl Into<String>, words: usize, role: Role) -> TensorId {
+        self.tensors.push(TensorDesc { name: name.into(), words: words.max(1), role });
+        TensorId(self.tensors.len() - 1)
+    }
+
+    /// Marks an existing tensor as read back after the run.
+    pub fn keep(&mut self, t: TensorId) {
+        if self.tensors[t.0].role == Role::Transient {
+            self.tensors[t.0].role = Role::Output;
+        }
+    }
+
+    pub fn constant_f32(&mut self, data: &[f32]) -> ConstId {
+        self.consts.push(bytemuck::cast_slice(data).to_vec());
+        ConstId(self.consts.len() - 1)
+    }
+
+    pub fn push(&mut self, kernel: Kernel, params: Vec<u32>, bindings: Vec<Res>, groups: [u32; 3], flops: f64) {
+        self.steps.push(Step { kernel, params, bindings, groups, flops, stage: self.current_stage });
+    }
+
+    pub fn find(&self, name: &str) -> Option<TensorId> {
+        self.tensors.iter().position(|t| t.name == name).map(TensorId)
+    }
+}
+
+/// Where each tensor lives after planning.
+#[derive(Clone, Debug)]
+pub struct MemoryPlan {
+    /// Physical buffer index of every tensor.
+    pub slot_of: Vec<usize>,
+    /// Size in bytes of every physical buffer.
+    pub slot_bytes: Vec<u64>,
+}
+
+impl MemoryPlan {
+    pub fn planned_bytes(&self) -> u64 {
+        self.slot_bytes.iter().sum()
+    }
+}
+
+/// Liveness-based buffer assignment.
+///
+/// A tensor is live from the first to the last step that binds it; caller
+/// inputs and outputs are live for the whole run (inputs are written before
+/// the single submit, outputs read after it). Tensors are visited in order of
+/// first use; each takes the free buffer that fits best (growing the largest
+/// free one if none fits), so memory tracks the peak working set rather than
+/// the sum of all tensors.
+pub fn plan_memory(graph: &Graph, align: u64) -> MemoryPlan {
+    let n = graph.tensors.len();
+    let last_step = graph.steps.len();
+    let mut first = vec![usize::MAX; n];
+    let mut last = vec![0usize; n];
+    for (si, s) in graph.steps.iter().enumerate() {
+        for b in &s.bindings {
+            if let Res::T(t) = b {
+                first[t.0] = first[t.0].min(si);
+                last[t.0] = last[t.0].max(si);
+            }
+        }
+    }
+    for (i, t) in graph.tensors.iter().enumerate() {
+        if t.role != Role::Transient || first[i] == usize::MAX {
+            first[i] = 0;
+            last[i] = last_step;
+        }
+    }
+    let bytes = |i: usize| ((graph.tensors[i].words as u64 * 4).div_ceil(align)) * align;
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&i| (first[i], std::cmp::Reverse(bytes(i))));
+
+    let mut slot_of = vec![0usize; n];
+    let mut slot_bytes: Vec<u64> = Vec::new();
+    let mut slot_free_after: Vec<usize> = Vec::new(); // last step index using it
+    let mut slot_pinned: Vec<bool> = Vec::new();
+    for &i in &order {
+        let need = bytes(i);
+        let pinned = graph.tensors[i].role != Role::Transient;
+        let mut best: Option<usize> = None;
+        if !pinned {
+            // Best fit among free buffers that are big enough, else the largest free one.
+            for s in 0..slot_bytes.len() {
+                if slot_pinned[s] || slot_free_after[s] >= first[i] {
+                    continue;
+                }
+                best = match best {
+                    None => Some(s),
+                    Some(b) => {
+                        let (fb, fs) = (slot_bytes[b] >= need, slot_bytes[s] >= need);
+                        let better = match (fb, fs) {
+                            (false, true) => true,
+                            (true, false) => false,
+                            (true, true) => slot_bytes[s] < slot_bytes[b],
+                            (false, false) => slot_bytes[s] > slot_bytes[b],
+                        };
+                        Some(if better { s } else { b })
+                    }
+                };
+            }
+        }
+        let s = match best {
+            Some(s) => s,
+            None => {
+                slot_bytes.push(0);
+                slot_free_after.push(0);
+                slot_pinned.push(pinned);
+                slot_bytes.len() - 1
+            }
+        };
+        slot_bytes[s] = slot_bytes[s].max(need);
+        slot_free_after[s] = last[i];
+        slot_of[i] = s;
+    }
+    MemoryPlan { slot_of, slot_bytes }
+}
+
+/// Per-stage wall time of a profiled run.
+#[derive(Clone, Debug)]
+pub struct StageTiming {
+    pub name: String,
+    pub seconds: f64,
+    pub flops: f64,
+    pub dispatches: usize,
+}
+
+/// A graph compiled for one device.
+pub struct Plan {
+    pub graph: Graph,
+    pub memory: MemoryPlan,
+    buffers: Vec<wgpu::Buffer>,
+    consts: Vec<wgpu::Buffer>,
+    pipelines: Vec<wgpu::ComputePipeline>,
+    step_pipeline: Vec<usize>,
+    bind_groups: Vec<wgpu::BindGroup>,
+    _uniforms: wgpu::Buffer,
+}
+
+impl Plan {
+    pub fn compile(gpu: &Gpu, graph: Graph) -> Result<Plan> {
+        let device = &gpu.device;
+        let max_binding = gpu.limits.max_storage_buffer_binding_size;
+        let max_buffer = gpu.limits.max_buffer_size;
+        for t in &graph.tensors {
+            let b = t.words as u64 * 4;
+            if b > max_binding || b > max_buffer {
+                return Err(Error::Unsupported(format!(
+                    "tensor {} needs {} MiB but this adapter binds at most {} MiB per buffer; use a smaller memory budget",
+                    t.name,
+                    b >> 20,
+                    max_binding.min(max_buffer) >> 20
+                )));
+            }
+        }
+        let memory = plan_memory(&graph, 256);
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let oom = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+
+        let usage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC;
+        let buffers: Vec<wgpu::Buffer> = memory
+            .slot_bytes
+            .iter()
+            .enumerate()
+            .map(|(i, &size)| {
+                device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some(&format!("slot{i}")),
+                    size,
+                    usage,
+                    mapped_at_creation: false,
+                })
+            })
+            .collect();
+        let consts: Vec<wgpu::Buffer> = graph
+            .consts
+            .iter()
+            .map(|data| {
+                let size = (data.len() as u64 * 4).max(16).div_ceil(16) * 16;
+                let buf = device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("const"),
+                    size,
+                    usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: true,
+                });
+                let mut padded = vec![0u8; size as usize];
+                padded[..data.len() * 4].copy_from_slice(bytemuck::cast_slice(data));
+                buf.slice(..).get_mapped_range_mut().expect("mapped at creation").copy_from_slice(&padded);
+                buf.unmap();
+                buf
+            })
+            .collect();
+
+        // Pipelines, deduplicated by rendered source.
+        let mut pipelines = Vec::new();
+        let mut by_source: HashMap<String, usize> = HashMap::new();
+        let mut step_pipeline = Vec::with_capacity(graph.steps.len());
+        for s in &graph.steps {
+            let src = s.kernel.source();
+            let idx = match by_source.get(&src) {
+                Some(&i) => i,
+                None => {
+                    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                        label: Some(s.kernel.name()),
+                        source: wgpu::ShaderSource::Wgsl(src.clone().into()),
+                    });
+                    let p = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                        label: Some(s.kernel.name()),
+                        layout: None,
+                        module: &module,
+                        entry_point: Some("main"),
+                        compilation_options: Default::default(),
+                        cache: None,
+                    });
+                    pipelines.push(p);
+                    by_source.insert(src, pipelines.len() - 1);
+                    pipelines.len() - 1
+                }
+            };
+            step_pipeline.push(idx);
+        }
+
+        // One uniform buffer holds every step's parameters at aligned offsets.
+        let ualign = gpu.limits.min_uniform_buffer_offset_alignment.max(16) as usize;
+        let slot_size = graph.steps.iter().map(|s| s.params.len() * 4).max().unwrap_or(16).max(16).div_ceil(16) * 16;
+        let stride = slot_size.div_ceil(ualign) * ualign;
+        let mut ubytes = vec![0u8; (stride * graph.steps.len()).max(16)];
+        for (i, s) in graph.steps.iter().enumerate() {
+            let b: &[u8] = bytemuck::cast_slice(&s.params);
+            ubytes[i * stride..i * stride + b.len()].copy_from_slice(b);
+        }
+        let uniforms = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("params"),
+            size: ubytes.len() as u64,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: true,
+        });
+        uniforms.slice(..).get_mapped_range_mut().expect("mapped at creation").copy_from_slice(&ubytes);
+        uniforms.unmap();
+
+        let mut bind_groups = Vec::with_capacity(graph.steps.len());
+        for (i, s) in graph.steps.iter().enumerate() {
+            let layout = pipelines[step_pipeline[i]].get_bind_group_layout(0);
+            let mut entries = vec![wgpu::BindGroupEntry {
+                binding: 0,
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: &uniforms,
+                    offset: (i * stride) as u64,
+                    size: wgpu::BufferSize::new(slot_size as u64),
+                }),
+            }];
+            for (j, r) in s.bindings.iter().enumerate() {
+                let resource = match r {
+                    Res::T(t) => wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer: &buffers[memory.slot_of[t.0]],
+                        offset: 0,
+                        size: wgpu::BufferSize::new((graph.tensors[t.0].words as u64 * 4).div_ceil(16) * 16)
+                            .map(|s| s.min(wgpu::BufferSize::new(memory.slot_bytes[memory.slot_of[t.0]]).unwrap())),
+                    }),
+                    Res::C(c) => consts[c.0].as_entire_binding(),
+                };
+                entries.push(wgpu::BindGroupEntry { binding: j as u32 + 1, resource });
+            }
+            bind_groups.push(device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: None,
+                layout: &layout,
+                entries: &entries,
+            }));
+        }
+        let oom_err = pollster::block_on(oom.pop());
+        let err = pollster::block_on(scope.pop());
+        if let Some(e) = oom_err {
+            return Err(Error::Device(format!("the GPU ran out of memory while planning: {e}")));
+        }
+        if let Some(e) = err {
+            return Err(Error::Device(format!("the GPU rejected the plan: {e}")));
+        }
+        Ok(Plan { graph, memory, buffers, consts, pipelines, step_pipeline, bind_groups, _uniforms: uniforms })
+    }
+
+    /// Bytes of all physical buffers (activations only; weights are separate).
+    pub fn planned_bytes(&self) -> u64 {
+        self.memory.planned_bytes()
+    }
+
+    /// What the activations would take with one buffer per tensor.
+    pub fn naive_bytes(&self) -> u64 {
+        self.graph.tensors.iter().map(|t| t.words as u64 * 4).sum()
+    }
+
+    pub fn weight_bytes(&self) -> u64 {
+        self.consts.iter().map(|b| b.size()).sum()
+    }
+
+    pub fn total_flops(&self) -> f64 {
+        self.graph.steps.iter().map(|s| s.flops).sum()
+    }
+
+    /// The dispatch list, one line per step.
+    pub fn describe_dispatches(&self) -> Vec<String> {
+        self.graph
+            .steps
+            .iter()
+            .map(|s| {
+                let names: Vec<&str> = s
+                    .bindings
+                    .iter()
+                    .filter_map(|b| match b {
+                        Res::T(t) => Some(self.graph.tensors[t.0].name.as_str()),
+                        Res::C(_) => None,
+                    })
+                    .collect();
+                format!(
+                    "[{}] {} {:?} {}",
+                    self.graph.stages[s.stage],
+                    s.kernel.name(),
+                    s.groups,
+                    names.join(" ")
+                )
+            })
+            .collect()
+    }
+
+    fn write_inputs(&self, gpu: &Gpu, inputs: &[(TensorId, &[u8])]) -> Result<()> {
+        for (t, data) in inputs {
+            let desc = &self.graph.tensors[t.0];
+            if desc.role != Role::Input {
+                return Err(Error::Unsupported(format!("tensor {} is not an input of this plan", desc.name)));
+            }
+            if data.len() != desc.words * 4 {
+                return Err(Error::Unsupported(format!(
+                    "input {} expects {} values, got {}",
+                    desc.name,
+                    desc.words,
+                    data.len() / 4
+                )));
+            }
+            gpu.queue.write_buffer(&self.buffers[self.memory.slot_of[t.0]], 0, data);
+        }
+        Ok(())
+    }
+
+    fn encode_steps(&self, encoder: &mut wgpu::CommandEncoder, range: std::ops::Range<usize>) {
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
+        for i in range {
+            let s = &self.graph.steps[i];
+            pass.set_pipeline(&self.pipelines[self.step_pipeline[i]]);
+            pass.set_bind_group(0, &self.bind_groups[i], &[]);
+            pass.dispatch_workgroups(s.groups[0], s.groups[1], s.groups[2]);
+        }
+    }
+
+    /// Uploads `inputs`, runs every step in one submission and returns the
+    /// contents of `outputs` (as raw words) in the same order.
+    pub fn run(&self, gpu: &Gpu, inputs: &[(TensorId, &[u8])], outputs: &[TensorId]) -> Result<Vec<Vec<u8>>> {
+        self.write_inputs(gpu, inputs)?;
+        let mut encoder = gpu.device.create_command_encoder(&Default::default());
+        self.encode_steps(&mut encoder, 0..self.graph.steps.len());
+        let staging = self.encode_readback(gpu, &mut encoder, outputs)?;
+        gpu.queue.submit([encoder.finish()]);
+        self.finish_readback(gpu, outputs, staging)
+    }
+
+    /// Like [`Plan::run`] but submits stage by stage and waits after each, to
+    /// time them. Slower than `run`; for `icnet bench` only.
+    pub fn run_profiled(
+        &self,
+        gpu: &Gpu,
+        inputs: &[(TensorId, &[u8])],
+        outputs: &[TensorId],
+    ) -> Result<(Vec<Vec<u8>>, Vec<StageTiming>)> {
+        self.write_inputs(gpu, inputs)?;
+        wait(gpu)?;
+        let mut timings: Vec<StageTiming> = Vec::new();
+        let steps = &self.graph.steps;
+        let mut start = 0;
+        while start < steps.len() {
+            let stage = steps[start].stage;
+            let mut end = start;
+            while end < steps.len() && steps[end].stage == stage {
+                end += 1;
+            }
+            let t0 = Instant::now();
+            let mut encoder = gpu.device.create_command_encoder(&Default::default());
+            self.encode_steps(&mut encoder, start..end);
+            gpu.queue.submit([encoder.finish()]);
+            wait(gpu)?;
+            let secs = t0.elapsed().as_secs_f64();
+            let flops: f64 = steps[start..end].iter().map(|s| s.flops).sum();
+            let name = &self.graph.stages[stage];
+            match timings.iter_mut().find(|t| &t.name == name) {
+                Some(t) => {
+                    t.seconds += secs;
+                    t.flops += flops;
+                    t.dispatches += end - start;
+                }
+                None => timings.push(StageTiming { name: name.clone(), seconds: secs, flops, dispatches: end - start }),
+            }
+            start = end;
+        }
+        let mut encoder = gpu.device.create_command_encoder(&Default::default());
+        let staging = self.encode_readback(gpu, &mut encoder, outputs)?;
+        gpu.queue.submit([encoder.finish()]);
+        Ok((self.finish_readback(gpu, outputs, staging)?, timings))
+    }
+
+    fn encode_readback(
+        &self,
+        gpu: &Gpu,
+        encoder: &mut wgpu::CommandEncoder,
+        outputs: &[TensorId],
+    ) -> Result<Vec<wgpu::Buffer>> {
+        let mut staging = Vec::new();
+        for t in outputs {
+            let desc = &self.graph.tensors[t.0];
+            if desc.role == Role::Transient {
+                return Err(Error::Unsupported(format!("tensor {} is not kept by this plan", desc.name)));
+            }
+            let size = desc.words as u64 * 4;
+            let buf = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("readback"),
+                size,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            encoder.copy_buffer_to_buffer(&self.buffers[self.memory.slot_of[t.0]], 0, &buf, 0, size);
+            staging.push(buf);
+        }
+        Ok(staging)
+    }
+
+    fn finish_readback(&self, gpu: &Gpu, outputs: &[TensorId], staging: Vec<wgpu::Buffer>) -> Result<Vec<Vec<u8>>> {
+        let _ = outputs;
+        let (tx, rx) = std::sync::mpsc::channel();
+        for (i, buf) in staging.iter().enumerate() {
+            let tx = tx.clone();
+            buf.slice(..).map_async(wgpu::MapMode::Read, move |r| {
+                let _ = tx.send((i, r));
+            });
+        }
+        drop(tx);
+        wait(gpu)?;
+        for (_, r) in rx.iter() {
+            r.map_err(|e| Error::Device(format!("reading results back from the GPU failed: {e}")))?;
+        }
+        let mut out = Vec::with_capacity(staging.len());
+        for buf in &staging {
+            let view = buf
+                .slice(..)
+                .get_mapped_range()
+                .map_err(|e| Error::Device(format!("reading results back from the GPU failed: {e}")))?;
+            out.push(view.to_vec());
+            drop(view);
+            buf.unmap();
+        }
+        Ok(out)
+    }
+}
+
+fn wait(gpu: &Gpu) -> Result<()> {
+    gpu.device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .map(|_| ())
+        .map_err(|e| Error::Device(format!("the GPU device stopped responding: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::Kernel;
+
+    fn step(g: &mut Graph, ts: &[TensorId]) {
+        g.push(Kernel::test_dummy(), vec![], ts.iter().map(|&t| Res::T(t)).collect(), [1, 1, 1], 0.0);
+    }
+
+    #[test]
+    fn chain_reuses_memory_and_pins_io() {
+        let mut g = Graph::new();
+        let input = g.tensor("in", 100, Role::Input);
+        let a = g.tensor("a", 1000, Role::Transient);
+        let b = g.tensor("b", 1000, Role::Transient);
+        let c = g.tensor("c", 500, Role::Transient);
+        let out = g.tensor("out", 10, Role::Output);
+        step(&mut g, &[input, a]);
+        step(&mut g, &[a, b]);
+        step(&mut g, &[b, c]);
+        step(&mut g, &[c, out]);
+        let m = plan_memory(&g, 4);
+        // a and b are live together, c may reuse a's buffer; in/out are never shared.
+        assert_ne!(m.slot_of[a.0], m.slot_of[b.0]);
+        assert_eq!(m.slot_of[c.0], m.slot_of[a.0]);
+        for t in [a, b, c] {
+            assert_ne!(m.slot_of[t.0], m.slot_of[input.0]);
+            assert_ne!(m.slot_of[t.0], m.slot_of[out.0]);
+        }
+        assert_eq!(m.planned_bytes(), (100 + 1000 + 1000 + 10) * 4);
+    }
+
+    #[test]
+    fn overlapping_tensors_never_share() {
+        // Random-ish interval graph: check the invariant on every pair.
+        let mut g = Graph::new();
+        let ts: Vec<TensorId> = (0..40).map(|i| g.tensor(format!("t{i}"), 10 + (i * 37) % 300, Role::Transient)).collect();
+        for k in 0..60usize {
+            let x = ts[(k * 7) % 40];
+            let y = ts[(k * 13 + 5) % 40];
+            step(&mut g, &[x, y]);
+        }
+        let m = plan_memory(&g, 4);
+        let span = |t: TensorId| {
+            let uses: Vec<usize> = g
+                .steps
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.bindings.contains(&Res::T(t)))
+                .map(|(i, _)| i)
+                .collect();
+            (*uses.first().unwrap_or(&0), *uses.last().unwrap_or(&0))
+        };
+        for &x in &ts {
+            assert!(m.slot_bytes[m.slot_of[x.0]] >= g.tensors[x.0].words as u64 * 4);
+            for &y in &ts {
+                if x != y && m.slot_of[x.0] == m.slot_of[y.0] {
+                    let (a0, a1) = span(x);
+                    let (b0, b1) = span(y);
+                    assert!(a1 < b0 || b1 < a0, "{x:?} and {y:?} overlap but share a buffer");
+                }
+            }
+        }
+    }
+}

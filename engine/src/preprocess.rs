@@ -1,0 +1,678 @@
+//! Image pre-processing, bit-exact with the official test path (SPEC §4):
+//! `PIL.Image.open(p).convert('RGB'|'L')`, `Image.resize((224, 224), BILINEAR)`,
+//! then torchvision's `ToTensor` (+ `Normalize` for photos).
+//!
+//! Everything here is integer or single IEEE operations, so the results are the
+//! same bytes on every platform (and the same as Pillow 13 / torch on x86-64).
+//! The fixtures in `tests/golden/resize/` come from
+//! `tests/reference/make_resize_fixtures.py`.
+//!
+//! Known limits of "exact": JPEG and lossy WebP pixels come from the `image`
+//! crate's decoders (zune-jpeg, image-webp), not libjpeg-turbo/libwebp, so a
+//! decoded JPEG may differ from Pillow's by a few levels; PNG, lossless WebP and
+//! everything after decoding match Pillow exactly. CMYK JPEGs are converted by
+//! the decoder, not by Pillow's `cmyk2rgb`.
+
+use std::io::Cursor;
+
+use image::{DynamicImage, ImageFormat, ImageReader};
+
+use crate::{Error, Result};
+
+/// Side of the square network input. ICNet is evaluated at 224×224 and its
+/// co-saliency modules (7×7, 14×14, 28×28) are built for exactly this size.
+pub const SIZE: usize = 224;
+
+/// How photos are turned into network input. Recorded in the weights'
+/// metadata (`preprocess`) because the released ICNet checkpoint and a
+/// Caffe-converted VGG backbone expect different inputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Preprocess {
+    /// torchvision `ToTensor` + `Normalize(mean=[0.485,0.456,0.406],
+    /// std=[0.229,0.224,0.225])`, RGB channel order: the official ICNet test code.
+    Imagenet,
+    /// Caffe VGG convention: BGR channel order, 0..255 scale, minus the
+    /// per-channel means [103.939, 116.779, 123.68] (B, G, R).
+    CaffeBgr,
+}
+
+impl Preprocess {
+    /// Reads the `preprocess` metadata value of a weights file. A missing value
+    /// means `imagenet`, the official checkpoint's convention.
+    pub fn from_metadata(value: Option<&str>) -> Result<Preprocess> {
+        match value {
+            None | Some("imagenet") => Ok(Preprocess::Imagenet),
+            Some("caffe-bgr") => Ok(Preprocess::CaffeBgr),
+            Some(other) => Err(Error::Weights(format!(
+                "The weights ask for pre-processing \"{other}\", but only \"imagenet\" and \"caffe-bgr\" are known."
+            ))),
+        }
+    }
+}
+
+/// A photo ready for [`normalize`], plus its original size (the output map is
+/// resized back to it, SPEC §5).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreparedPhoto {
+    /// `SIZE*SIZE*3` bytes, HWC, RGB, after Pillow's bilinear resize.
+    pub rgb: Vec<u8>,
+    /// Original height in pixels (before the resize).
+    pub height: u32,
+    /// Original width in pixels (before the resize).
+    pub width: u32,
+}
+
+/// Decodes a photo (PNG, JPEG or WebP, recognised from its content), converts
+/// it to RGB as Pillow's `convert('RGB')` does and resizes it to 224×224 as
+/// Pillow's `resize((224, 224), BILINEAR)` does.
+pub fn prepare_photo(bytes: &[u8]) -> Result<PreparedPhoto> {
+    let img = decode(bytes)?;
+    let rgb = img.to_rgb();
+    let rgb = pillow_resize_bilinear(&rgb, img.width, img.height, 3, SIZE, SIZE);
+    Ok(PreparedPhoto {
+        rgb,
+        height: img.height as u32,
+        width: img.width as u32,
+    })
+}
+
+/// Decodes a single-image saliency map (SISM), converts it to 8-bit grey as
+/// Pillow's `convert('L')` does and resizes it to 224×224 (Pillow bilinear).
+/// Returns `SIZE*SIZE` bytes, row-major.
+pub fn prepare_sism(bytes: &[u8]) -> Result<Vec<u8>> {
+    let img = decode(bytes)?;
+    let l = img.to_l();
+    Ok(pillow_resize_bilinear(&l, img.width, img.height, 1, SIZE, SIZE))
+}
+
+/// ImageNet mean and standard deviation, as the float32 values torchvision uses.
+const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
+/// Caffe VGG means, in B, G, R order.
+const CAFFE_BGR_MEAN: [f32; 3] = [103.939, 116.779, 123.68];
+
+/// Turns HWC RGB bytes (normally [`PreparedPhoto::rgb`], 224×224) into the
+/// CHW float32 network input.
+///
+/// * `Imagenet`: `(f32(v) / 255 - mean[c]) / std[c]`, each step one float32
+///   operation, in RGB order. This is exactly torchvision's
+///   `ToTensor()` (`div(255)`) followed by `Normalize` (`sub_(mean).div_(std)`).
+/// * `CaffeBgr`: channels B, G, R with `f32(v) - mean[c]`.
+///
+/// Any number of pixels is accepted; `rgb.len()` must be a multiple of 3
+/// (a trailing partial pixel is ignored).
+pub fn normalize(rgb: &[u8], mode: Preprocess) -> Vec<f32> {
+    let n = rgb.len() / 3;
+    let mut out = vec![0f32; 3 * n];
+    for c in 0..3 {
+        let plane = &mut out[c * n..(c + 1) * n];
+        match mode {
+            Preprocess::Imagenet => {
+                let (mean, std) = (IMAGENET_MEAN[c], IMAGENET_STD[c]);
+                for (o, px) in plane.iter_mut().zip(rgb.chunks_exact(3)) {
+                    *o = (f32::from(px[c]) / 255.0 - mean) / std;
+                }
+            }
+            Preprocess::CaffeBgr => {
+                // output channel c is B, G, R for c = 0, 1, 2
+                let src = 2 - c;
+                let mean = CAFFE_BGR_MEAN[c];
+                for (o, px) in plane.iter_mut().zip(rgb.chunks_exact(3)) {
+                    *o = f32::from(px[src]) - mean;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// SISM bytes to floats in [0, 1]: `f32(v) / 255`, torchvision's `ToTensor`.
+/// No binarisation and no normalisation (SPEC §4.3).
+pub fn sism_to_f32(l: &[u8]) -> Vec<f32> {
+    l.iter().map(|&v| f32::from(v) / 255.0).collect()
+}
+
+// ---------------------------------------------------------------------------
+// Decoding and Pillow's mode conversions
+// ---------------------------------------------------------------------------
+
+/// Pixels in the Pillow mode the file opens as, with any alpha already
+/// dropped (both `convert('RGB')` and `convert('L')` ignore it).
+enum Pixels {
+    /// 'L' (also '1', 'LA', 8-bit grey+alpha): one byte per pixel.
+    L(Vec<u8>),
+    /// 'RGB'/'RGBA'/'P' and 16-bit colour (Pillow keeps the high byte): RGB triples.
+    Rgb(Vec<u8>),
+    /// 'I;16': 16-bit grey PNG. Pillow clips it to 255 on conversion.
+    I16(Vec<u16>),
+}
+
+struct Decoded {
+    width: usize,
+    height: usize,
+    pixels: Pixels,
+}
+
+/// Pillow's `L = (19595 R + 38470 G + 7471 B + 0x8000) >> 16` (ITU-R 601-2 luma).
+fn luma(r: u8, g: u8, b: u8) -> u8 {
+    ((19595 * u32::from(r) + 38470 * u32::from(g) + 7471 * u32::from(b) + 0x8000) >> 16) as u8
+}
+
+/// Pillow's 'I;16' to 'L'/'RGB': values above 255 become 255, no scaling.
+fn clip16(v: u16) -> u8 {
+    v.min(255) as u8
+}
+
+impl Decoded {
+    /// `convert('RGB')`.
+    fn to_rgb(&self) -> Vec<u8> {
+        match &self.pixels {
+            Pixels::Rgb(v) => v.clone(),
+            Pixels::L(v) => v.iter().flat_map(|&l| [l, l, l]).collect(),
+            Pixels::I16(v) => v.iter().flat_map(|&x| [clip16(x); 3]).collect(),
+        }
+    }
+
+    /// `convert('L')`.
+    fn to_l(&self) -> Vec<u8> {
+        match &self.pixels {
+            Pixels::L(v) => v.clone(),
+            Pixels::Rgb(v) => v.chunks_exact(3).map(|p| luma(p[0], p[1], p[2])).collect(),
+            Pixels::I16(v) => v.iter().map(|&x| clip16(x)).collect(),
+        }
+    }
+}
+
+/// PNG colour type from the IHDR chunk, if `bytes` is a PNG.
+fn png_color_type(bytes: &[u8]) -> Option<u8> {
+    const SIG: &[u8] = b"\x89PNG\r\n\x1a\n";
+    (bytes.len() >= 26 && bytes.starts_with(SIG) && &bytes[12..16] == b"IHDR").then(|| bytes[25])
+}
+
+fn high_bytes(v: &[u16]) -> Vec<u8> {
+    v.iter().map(|&x| (x >> 8) as u8).collect()
+}
+
+fn decode(bytes: &[u8]) -> Result<Decoded> {
+    if bytes.is_empty() {
+        return Err(Error::Image("The image file is empty.".into()));
+    }
+    let reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| Error::Image(format!("The image could not be read: {e}.")))?;
+    match reader.format() {
+        Some(ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::WebP) => {}
+        _ => {
+            return Err(Error::Image(
+                "The file is not a PNG, JPEG or WebP image.".into(),
+            ))
+        }
+    }
+    let img = reader
+        .decode()
+        .map_err(|e| Error::Image(format!("The image could not be decoded: {e}.")))?;
+    let (width, height) = (img.width() as usize, img.height() as usize);
+    if width == 0 || height == 0 {
+        return Err(Error::Image(format!(
+            "The image has no pixels ({width}x{height})."
+        )));
+    }
+    let pixels = match img {
+        DynamicImage::ImageLuma8(b) => Pixels::L(b.into_raw()),
+        DynamicImage::ImageLumaA8(b) => Pixels::L(b.into_raw().chunks_exact(2).map(|p| p[0]).collect()),
+        DynamicImage::ImageRgb8(b) => Pixels::Rgb(b.into_raw()),
+        DynamicImage::ImageRgba8(b) => {
+            Pixels::Rgb(b.into_raw().chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect())
+        }
+        DynamicImage::ImageLuma16(b) => Pixels::I16(b.into_raw()),
+        DynamicImage::ImageLumaA16(b) => {
+            let raw = b.into_raw();
+            let grey: Vec<u16> = raw.chunks_exact(2).map(|p| p[0]).collect();
+            if png_color_type(bytes) == Some(0) {
+                // 16-bit grey with a tRNS chunk: Pillow opens it as 'I;16'.
+                Pixels::I16(grey)
+            } else {
+                // 16-bit grey+alpha: Pillow opens it as RGBA from the high bytes.
+                Pixels::L(high_bytes(&grey))
+            }
+        }
+        DynamicImage::ImageRgb16(b) => Pixels::Rgb(high_bytes(&b.into_raw())),
+        DynamicImage::ImageRgba16(b) => Pixels::Rgb(
+            b.into_raw().chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).map(|x| (x >> 8) as u8).collect(),
+        ),
+        other => {
+            return Err(Error::Image(format!(
+                "The image's pixel format ({:?}) is not supported.",
+                other.color()
+            )))
+        }
+    };
+    Ok(Decoded { width, height, pixels })
+}
+
+// ---------------------------------------------------------------------------
+// Pillow's bilinear resample (libImaging/Resample.c)
+// ---------------------------------------------------------------------------
+
+/// Pillow's fixed-point precision: 32 bits minus 8 for the value minus 2
+/// guard bits, so that sums of (possibly negative) weights cannot overflow.
+const PRECISION_BITS: u32 = 32 - 8 - 2;
+
+/// Per-output-pixel filter taps along one axis, in Pillow's fixed point.
+struct Coeffs {
+    /// Maximum number of taps; `k` holds `ksize` values per output pixel.
+    ksize: usize,
+    /// First source index and number of taps, per output pixel.
+    bounds: Vec<(usize, usize)>,
+    k: Vec<i32>,
+}
+
+/// The triangle (bilinear) filter, support 1.
+fn bilinear_filter(x: f64) -> f64 {
+    let x = x.abs();
+    if x < 1.0 {
+        1.0 - x
+    } else {
+        0.0
+    }
+}
+
+/// Pillow's `precompute_coeffs` + `normalize_coeffs_8bpc` for the whole
+/// source range (box = 0..in_size). All in f64 exactly as the C code orders
+/// it, then rounded half away from zero to 22 fractional bits.
+fn precompute_coeffs(in_size: usize, out_size: usize) -> Coeffs {
+    // (double)(in1 - in0) / outSize, with in0/in1 C floats
+    let scale = f64::from(in_size as f32) / out_size as f64;
+    // Downscaling widens the filter by the scale: this is Pillow's antialiasing.
+    let filterscale = if scale < 1.0 { 1.0 } else { scale };
+    let support = 1.0 * filterscale;
+    let ksize = support.ceil() as usize * 2 + 1;
+    let inv_filterscale = 1.0 / filterscale;
+    let mut bounds = Vec::with_capacity(out_size);
+    let mut k = vec![0i32; out_size * ksize];
+    let mut w = vec![0f64; ksize];
+    for xx in 0..out_size {
+        let center = 0.0 + (xx as f64 + 0.5) * scale;
+        // C's (int) cast truncates toward zero, as `as i64` does.
+        let xmin = ((center - support + 0.5) as i64).max(0);
+        let xmax = ((center + support + 0.5) as i64).min(in_size as i64);
+        let n = (xmax - xmin).max(0) as usize;
+        let mut ww = 0.0;
+        for (x, wx) in w.iter_mut().enumerate().take(n) {
+            *wx = bilinear_filter(((x as i64 + xmin) as f64 - center + 0.5) * inv_filterscale);
+            ww += *wx;
+        }
+        let row = &mut k[xx * ksize..(xx + 1) * ksize];
+        for (kx, &wx) in row.iter_mut().zip(&w[..n]) {
+            let v = if ww != 0.0 { wx / ww } else { wx };
+            let scaled = v * f64::from(1u32 << PRECISION_BITS);
+            *kx = if v < 0.0 { (-0.5 + scaled) as i32 } else { (0.5 + scaled) as i32 };
+        }
+        bounds.push((xmin as usize, n));
+    }
+    Coeffs { ksize, bounds, k }
+}
+
+/// Pillow's `clip8`: drop the fraction and clamp to 0..=255.
+fn clip8(ss: i64) -> u8 {
+    (ss >> PRECISION_BITS).clamp(0, 255) as u8
+}
+
+/// One pass along x: `src` is `h` rows of `w` pixels, the result `h` rows of
+/// `out_w` pixels.
+fn resample_horizontal(src: &[u8], w: usize, h: usize, c: usize, out_w: usize) -> Vec<u8> {
+    let co = precompute_coeffs(w, out_w);
+    let mut out = vec![0u8; out_w * h * c];
+    for (line_in, line_out) in src.chunks_exact(w * c).zip(out.chunks_exact_mut(out_w * c)) {
+        for (xx, px_out) in line_out.chunks_exact_mut(c).enumerate() {
+            let (xmin, n) = co.bounds[xx];
+            let k = &co.k[xx * co.ksize..xx * co.ksize + n];
+            for (ch, o) in px_out.iter_mut().enumerate() {
+                let mut ss: i64 = 1 << (PRECISION_BITS - 1);
+                for (x, &kx) in k.iter().enumerate() {
+                    ss += i64::from(line_in[(xmin + x) * c + ch]) * i64::from(kx);
+                }
+                *o = clip8(ss);
+            }
+        }
+    }
+    out
+}
+
+/// One pass along y: `src` is `h` rows of `w` pixels, the result `out_h` rows.
+fn resample_vertical(src: &[u8], w: usize, h: usize, c: usize, out_h: usize) -> Vec<u8> {
+    let co = precompute_coeffs(h, out_h);
+    let stride = w * c;
+    let mut out = vec![0u8; stride * out_h];
+    for (yy, line_out) in out.chunks_exact_mut(stride).enumerate() {
+        let (ymin, n) = co.bounds[yy];
+        let k = &co.k[yy * co.ksize..yy * co.ksize + n];
+        for (i, o) in line_out.iter_mut().enumerate() {
+            let mut ss: i64 = 1 << (PRECISION_BITS - 1);
+            for (y, &ky) in k.iter().enumerate() {
+                ss += i64::from(src[(ymin + y) * stride + i]) * i64::from(ky);
+            }
+            *o = clip8(ss);
+        }
+    }
+    out
+}
+
+/// Pillow's `Image.resize((out_w, out_h), Image.BILINEAR)` on 8-bit
+/// interleaved pixels (`h` rows of `w` pixels of `channels` bytes), bit for bit.
+///
+/// Pillow (libImaging/Resample.c) runs a separable triangle filter whose
+/// support grows with the downscale factor (antialiasing), with weights in
+/// fixed point (22 fractional bits, rounded half away from zero), a
+/// `+ 2^21` rounding term, and rounding/clamping to uint8 after **each** pass.
+/// A pass is skipped when its size is unchanged, and equal sizes are a copy.
+/// Since Pillow 13 the pass order depends on the sizes: the vertical pass runs
+/// first when the height shrinks by more than twice the amount (in pixels)
+/// that the width shrinks, i.e. `out_h < h && h - out_h > 2 (w - out_w)`;
+/// otherwise horizontal first (older Pillow always went horizontal first,
+/// which can differ by 1 in some pixels).
+///
+/// Channels are filtered independently, which is Pillow's behaviour for L,
+/// RGB, RGBX and CMYK; Pillow premultiplies RGBA/LA by alpha, which this does
+/// not do. Empty sizes give an empty or zero-filled output.
+///
+/// # Panics
+/// If `src.len() != w * h * channels`.
+pub fn pillow_resize_bilinear(
+    src: &[u8],
+    w: usize,
+    h: usize,
+    channels: usize,
+    out_w: usize,
+    out_h: usize,
+) -> Vec<u8> {
+    assert_eq!(src.len(), w * h * channels, "pillow_resize_bilinear: src has the wrong length");
+    if out_w == 0 || out_h == 0 || channels == 0 {
+        return Vec::new();
+    }
+    if w == 0 || h == 0 {
+        return vec![0; out_w * out_h * channels];
+    }
+    let need_h = out_w != w;
+    let need_v = out_h != h;
+    match (need_h, need_v) {
+        (false, false) => src.to_vec(),
+        (true, false) => resample_horizontal(src, w, h, channels, out_w),
+        (false, true) => resample_vertical(src, w, h, channels, out_h),
+        (true, true) => {
+            let (w_i, h_i, ow_i, oh_i) = (w as i64, h as i64, out_w as i64, out_h as i64);
+            let vertical_first = oh_i < h_i && h_i - oh_i > 2 * (w_i - ow_i);
+            if vertical_first {
+                let tmp = resample_vertical(src, w, h, channels, out_h);
+                resample_horizontal(&tmp, w, out_h, channels, out_w)
+            } else {
+                // Pillow only filters the source rows the vertical pass will
+                // read; every output row is the same either way.
+                let tmp = resample_horizontal(src, w, h, channels, out_w);
+                resample_vertical(&tmp, out_w, h, channels, out_h)
+            }
+        }
+    }
+}
+
+/// Fixture helpers shared by the pre- and post-processing tests.
+#[cfg(test)]
+pub(crate) mod test_fixtures {
+    use std::io::{BufReader, Read};
+    use std::path::PathBuf;
+
+    /// tests/golden/resize/, written by tests/reference/make_resize_fixtures.py.
+    pub fn dir() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/golden/resize")
+    }
+
+    /// Reads `name` (`.npy`, or gzip-compressed `.npy.gz`): shape and data.
+    pub fn npy<T: npyz::Deserialize>(name: &str) -> (Vec<u64>, Vec<T>) {
+        let path = dir().join(name);
+        let file = std::fs::File::open(&path)
+            .unwrap_or_else(|e| panic!("fixture {} missing ({e}); run make_resize_fixtures.py", path.display()));
+        let reader: Box<dyn Read> = if name.ends_with(".gz") {
+            Box::new(flate2::read::GzDecoder::new(file))
+        } else {
+            Box::new(BufReader::new(file))
+        };
+        let npy = npyz::NpyFile::new(reader).unwrap();
+        let shape = npy.shape().to_vec();
+        (shape, npy.into_vec().unwrap())
+    }
+
+    pub fn exists(name: &str) -> bool {
+        dir().join(name).exists()
+    }
+
+    /// Names in the fixture folder starting with `prefix` and ending with `suffix`.
+    pub fn list(prefix: &str, suffix: &str) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.starts_with(prefix) && n.ends_with(suffix))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// FNV-1a 64, as `fnv1a64` in the fixture script.
+    pub fn fnv1a64(data: &[u8]) -> u64 {
+        data.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    }
+
+    /// Row indices (rows of `row_bytes` bytes) whose hash differs from `want`.
+    pub fn bad_rows(data: &[u8], row_bytes: usize, want: &[u64]) -> Vec<usize> {
+        assert_eq!(data.len(), row_bytes * want.len(), "row count differs");
+        data.chunks_exact(row_bytes)
+            .zip(want)
+            .enumerate()
+            .filter(|(_, (r, &w))| fnv1a64(r) != w)
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    pub fn f32_bytes(v: &[f32]) -> Vec<u8> {
+        v.iter().flat_map(|x| x.to_le_bytes()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_fixtures::{bad_rows, dir, exists, f32_bytes, fnv1a64, list, npy};
+    use super::*;
+
+    #[test]
+    fn metadata_values() {
+        assert_eq!(Preprocess::from_metadata(None).unwrap(), Preprocess::Imagenet);
+        assert_eq!(Preprocess::from_metadata(Some("imagenet")).unwrap(), Preprocess::Imagenet);
+        assert_eq!(Preprocess::from_metadata(Some("caffe-bgr")).unwrap(), Preprocess::CaffeBgr);
+        for bad in ["", "Imagenet", "caffe", "bgr"] {
+            match Preprocess::from_metadata(Some(bad)) {
+                Err(Error::Weights(msg)) => assert!(msg.contains("imagenet") && msg.ends_with('.')),
+                other => panic!("{bad:?} gave {other:?}"),
+            }
+        }
+    }
+
+    /// The resampler alone against Pillow on L/RGB/CMYK arrays, including
+    /// both pass orders, the order tie, single passes and 1-pixel images.
+    #[test]
+    fn resampler_matches_pillow() {
+        let cases = list("rs_", ".src.npy");
+        assert!(cases.len() >= 10, "resampler fixtures missing");
+        for src_name in cases {
+            let stem = src_name.trim_end_matches(".src.npy");
+            let (s, src) = npy::<u8>(&src_name);
+            let (o, want) = npy::<u8>(&format!("{stem}.out.npy"));
+            let (h, w, c) = (s[0] as usize, s[1] as usize, s[2] as usize);
+            let (oh, ow) = (o[0] as usize, o[1] as usize);
+            let got = pillow_resize_bilinear(&src, w, h, c, ow, oh);
+            let diff = got.iter().zip(&want).filter(|(a, b)| a != b).count();
+            assert_eq!(diff, 0, "{stem}: {diff} of {} bytes differ from Pillow", want.len());
+        }
+    }
+
+    #[test]
+    fn resampler_edge_sizes() {
+        let src = [1u8, 2, 3, 4, 5, 6];
+        assert_eq!(pillow_resize_bilinear(&src, 3, 2, 1, 3, 2), src);
+        assert!(pillow_resize_bilinear(&src, 3, 2, 1, 0, 5).is_empty());
+        assert_eq!(pillow_resize_bilinear(&[], 0, 0, 3, 2, 2), vec![0; 12]);
+    }
+
+    /// Every source file through the photo and SISM paths against Pillow's
+    /// `convert('RGB'|'L').resize((224, 224), BILINEAR)` (row hashes).
+    /// JPEG is decoded by zune-jpeg, not libjpeg-turbo: see `jpeg_decoder_vs_pillow`.
+    #[test]
+    fn photos_and_sisms_match_pillow() {
+        let sources = std::fs::read_to_string(dir().join("sources.txt")).unwrap();
+        let mut n = 0;
+        for line in sources.lines() {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let (name, mode, w, h) = (f[0], f[1], f[2].parse::<u32>().unwrap(), f[3].parse::<u32>().unwrap());
+            let stem = name.rsplit_once('.').unwrap().0;
+            let bytes = std::fs::read(dir().join(name)).unwrap();
+            let photo = prepare_photo(&bytes).unwrap();
+            assert_eq!((photo.width, photo.height), (w, h), "{name}: original size");
+            assert_eq!(photo.rgb.len(), SIZE * SIZE * 3);
+            let sism = prepare_sism(&bytes).unwrap();
+            assert_eq!(sism.len(), SIZE * SIZE);
+            if name.ends_with(".jpg") {
+                continue;
+            }
+            let (_, want) = npy::<u64>(&format!("{stem}.rgb224.rowfnv.npy"));
+            let bad = bad_rows(&photo.rgb, SIZE * 3, &want);
+            assert!(bad.is_empty(), "{name} ({mode}) RGB: rows {bad:?} differ from Pillow");
+            let (_, want) = npy::<u64>(&format!("{stem}.l224.rowfnv.npy"));
+            let bad = bad_rows(&sism, SIZE, &want);
+            assert!(bad.is_empty(), "{name} ({mode}) L: rows {bad:?} differ from Pillow");
+            n += 1;
+        }
+        assert!(n >= 15, "only {n} sources checked");
+    }
+
+    /// The full arrays stored for one source, element by element.
+    #[test]
+    fn full_outputs_match_pillow() {
+        let bytes = std::fs::read(dir().join("src_gray_97x150.png")).unwrap();
+        let (_, want_rgb) = npy::<u8>("src_gray_97x150.rgb224.npy.gz");
+        let (_, want_l) = npy::<u8>("src_gray_97x150.l224.npy.gz");
+        assert_eq!(prepare_photo(&bytes).unwrap().rgb, want_rgb);
+        assert_eq!(prepare_sism(&bytes).unwrap(), want_l);
+    }
+
+    /// The resampler on Pillow's own JPEG decode is exact; the decoders
+    /// themselves are compared and the difference bounded.
+    #[test]
+    fn jpeg_decoder_vs_pillow() {
+        let stem = "src_rgb_120x90";
+        let (shape, pillow_decoded) = npy::<u8>(&format!("{stem}.decoded.npy.gz"));
+        let (h, w) = (shape[0] as usize, shape[1] as usize);
+        let (_, want) = npy::<u64>(&format!("{stem}.rgb224.rowfnv.npy"));
+        let resized = pillow_resize_bilinear(&pillow_decoded, w, h, 3, SIZE, SIZE);
+        assert!(bad_rows(&resized, SIZE * 3, &want).is_empty(), "resampler on Pillow's JPEG pixels");
+
+        let bytes = std::fs::read(dir().join(format!("{stem}.jpg"))).unwrap();
+        let ours = decode(&bytes).unwrap().to_rgb();
+        let max_decode = ours.iter().zip(&pillow_decoded).map(|(a, b)| a.abs_diff(*b)).max().unwrap();
+        let photo = prepare_photo(&bytes).unwrap();
+        let max_out = photo.rgb.iter().zip(&resized).map(|(a, b)| a.abs_diff(*b)).max().unwrap();
+        eprintln!("JPEG: decode max |diff| {max_decode}, after resize {max_out}");
+        assert!(max_decode <= 3 && max_out <= 3, "zune-jpeg drifted from libjpeg-turbo: {max_decode}/{max_out}");
+    }
+
+    #[test]
+    fn normalize_matches_torchvision() {
+        let (_, src) = npy::<u8>("norm_src.npy");
+        for (mode, name) in [(Preprocess::Imagenet, "norm_imagenet.npy"), (Preprocess::CaffeBgr, "norm_caffe.npy")] {
+            let (shape, want) = npy::<f32>(name);
+            assert_eq!(shape, [3, 16, 16]);
+            let got = normalize(&src, mode);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got), bits(&want), "{mode:?}");
+        }
+        // a whole 224x224 photo, through the real pipeline
+        let bytes = std::fs::read(dir().join("src_rgb_260x300.webp")).unwrap();
+        let photo = prepare_photo(&bytes).unwrap();
+        let (_, want) = npy::<u64>("norm_photo_fnv.npy");
+        assert_eq!(fnv1a64(&f32_bytes(&normalize(&photo.rgb, Preprocess::Imagenet))), want[0]);
+        assert_eq!(fnv1a64(&f32_bytes(&normalize(&photo.rgb, Preprocess::CaffeBgr))), want[1]);
+    }
+
+    #[test]
+    fn sism_floats() {
+        let all: Vec<u8> = (0..=255).collect();
+        let f = sism_to_f32(&all);
+        assert_eq!(f[0], 0.0);
+        assert_eq!(f[255], 1.0);
+        assert_eq!(f[128].to_bits(), (128f32 / 255f32).to_bits());
+        assert!(f.windows(2).all(|p| p[0] < p[1]));
+    }
+
+    fn image_err(bytes: &[u8]) -> String {
+        match (prepare_photo(bytes), prepare_sism(bytes)) {
+            (Err(Error::Image(a)), Err(Error::Image(b))) => {
+                assert_eq!(a, b);
+                assert!(a.ends_with('.'), "{a}");
+                a
+            }
+            other => panic!("expected Error::Image, got {other:?}"),
+        }
+    }
+
+    /// A PNG whose IHDR says `width`×`height`, with a correct CRC and one
+    /// empty IDAT, so the decoder reaches the size check.
+    fn png_with_size(width: u32, height: u32) -> Vec<u8> {
+        fn crc32(data: &[u8]) -> u32 {
+            let mut c = 0xffff_ffffu32;
+            for &b in data {
+                c ^= u32::from(b);
+                for _ in 0..8 {
+                    c = if c & 1 != 0 { 0xedb8_8320 ^ (c >> 1) } else { c >> 1 };
+                }
+            }
+            !c
+        }
+        fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
+            out.extend((data.len() as u32).to_be_bytes());
+            let mut body = kind.to_vec();
+            body.extend(data);
+            out.extend(&body);
+            out.extend(crc32(&body).to_be_bytes());
+        }
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        let mut ihdr = Vec::new();
+        ihdr.extend(width.to_be_bytes());
+        ihdr.extend(height.to_be_bytes());
+        ihdr.extend([8, 0, 0, 0, 0]);
+        chunk(&mut png, b"IHDR", &ihdr);
+        chunk(&mut png, b"IDAT", &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
+        chunk(&mut png, b"IEND", &[]);
+        png
+    }
+
+    #[test]
+    fn bad_inputs_are_errors_not_panics() {
+        assert!(image_err(&[]).contains("empty"));
+        assert!(image_err(b"definitely not an image").contains("not a PNG, JPEG or WebP"));
+        assert!(image_err(b"GIF89a\x01\x00\x01\x00\x00\x00\x00;").contains("not a PNG, JPEG or WebP"));
+        image_err(&png_with_size(0, 5));
+        image_err(&png_with_size(3, 0));
+        image_err(&png_with_size(0, 0));
+        // truncated files of every kind
+        for name in ["src_rgb_40x30.png", "src_rgb_120x90.jpg", "src_rgb_260x300.webp"] {
+            let bytes = std::fs::read(dir().join(name)).unwrap();
+            for cut in [8, 30, bytes.len() / 2] {
+                let r = prepare_photo(&bytes[..cut]);
+                assert!(matches!(r, Err(Error::Image(_))), "{name} cut at {cut}: {r:?}");
+            }
+        }
+        // corrupt body, valid header
+        let mut bytes = std::fs::read(dir().join("src_rgb_40x30.png")).unwrap();
+        let n = bytes.len();
+        bytes[n / 2..n - 12].iter_mut().for_each(|b| *b = !*b);
+        assert!(matches!(prepare_sism(&bytes), Err(Error::Image(_))));
+        assert!(exists("sources.txt"));
+    }
+}

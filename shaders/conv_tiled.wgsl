@@ -1,0 +1,103 @@
+// Convolution (k x k, stride 1, zero padding k/2) as an implicit GEMM tiled
+// through workgroup memory: a 64-channel x 64-pixel output tile per workgroup
+// of 16x16 invocations, K staged 16 rows at a time, 4 channels (one vec4) x 4
+// pixels per invocation. The classic layout for discrete GPUs, where staging
+// through shared memory saves global bandwidth; CPU adapters prefer
+// conv_direct.wgsl. Same bindings, parameters and template values as
+// conv_direct (TN and R are fixed here).
+
+const K: i32 = {{K}};
+const PAD: i32 = {{K}} / 2;
+const ACT: u32 = {{ACT}}u;
+const BK: u32 = 16u;
+
+struct Params {
+    cin: u32, cout: u32, h: u32, w: u32,
+    cout4: u32, in_off: u32, in_bs: u32, out_off: u32,
+    out_bs: u32, res_off: u32, res_bs: u32, map_bs: u32,
+}
+
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> wt: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> bias: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> dst: array<f32>;
+{{INPUT_DECL}}
+{{RESIDUAL_DECL}}
+
+// Adds the residual input (Res blocks) or returns v unchanged.
+fn add_residual(v: f32, img: u32, oc: u32, hw: u32, p: u32) -> f32 {
+{{RESIDUAL_BODY}}
+}
+
+var<workgroup> As: array<vec4<f32>, 256>;  // [BK][16] vec4 = 16 x 64 channels
+var<workgroup> Bs: array<f32, 1024>;       // [BK][64] pixels
+
+fn load_x(img: u32, ci: u32, pix: u32) -> f32 {
+{{INPUT_BODY}}
+}
+
+fn activate(v: f32) -> f32 {
+    if (ACT == 1u) { return max(v, 0.0); }
+    if (ACT == 2u) { return 1.0 / (1.0 + exp(-v)); }
+    return v;
+}
+
+@compute @workgroup_size(16, 16, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+        @builtin(local_invocation_index) tid: u32) {
+    let hw = P.h * P.w;
+    let hi = i32(P.h);
+    let wi = i32(P.w);
+    let p_base = wid.x * 64u;
+    let oc4_base = wid.y * 16u;
+    let img = wid.z;
+    let ktot = P.cin * u32(K * K);
+
+    var acc: array<vec4<f32>, 4>;
+    for (var k0 = 0u; k0 < ktot; k0 += BK) {
+        {
+            let kk = tid / 16u;
+            let c4 = oc4_base + tid % 16u;
+            var v = vec4<f32>(0.0);
+            if (k0 + kk < ktot && c4 < P.cout4) { v = wt[(k0 + kk) * P.cout4 + c4]; }
+            As[tid] = v;
+        }
+        for (var e = 0u; e < 4u; e++) {
+            let idx = tid + 256u * e;
+            let kk = idx / 64u;
+            let p = p_base + idx % 64u;
+            let k = k0 + kk;
+            var v = 0.0;
+            if (k < ktot && p < hw) {
+                let ci = k / u32(K * K);
+                let rem = i32(k % u32(K * K));
+                let y = i32(p / P.w) + rem / K - PAD;
+                let x = i32(p % P.w) + rem % K - PAD;
+                if (y >= 0 && y < hi && x >= 0 && x < wi) { v = load_x(img, ci, u32(y * wi + x)); }
+            }
+            Bs[idx] = v;
+        }
+        workgroupBarrier();
+        for (var kk = 0u; kk < BK; kk++) {
+            let wv = As[kk * 16u + lid.y];
+            for (var j = 0u; j < 4u; j++) {
+                acc[j] = fma(wv, vec4<f32>(Bs[kk * 64u + lid.x + 16u * j]), acc[j]);
+            }
+        }
+        workgroupBarrier();
+    }
+
+    let oc4 = oc4_base + lid.y;
+    if (oc4 >= P.cout4) { return; }
+    let b = bias[oc4];
+    for (var j = 0u; j < 4u; j++) {
+        let p = p_base + lid.x + 16u * j;
+        if (p >= hw) { break; }
+        let v = acc[j] + b;
+        for (var l = 0u; l < 4u; l++) {
+            let oc = oc4 * 4u + l;
+            if (oc >= P.cout) { break; }
+            dst[P.out_off + img * P.out_bs + oc * hw + p] = activate(add_residual(v[l], img, oc, hw, p));
+        }
+    }
+}

@@ -1,0 +1,45 @@
+// Correlation maps (ICNet CFM, Sec. 3.3): corr[z, m, :] = normalize_hw(<NF[n, :, p], SIV[2m + b]>)
+// for z = 2n + b. One workgroup per (z, m); the map stays in workgroup memory
+// for the spatial L2 norm.
+
+const WG: u32 = 256u;
+const MAX_HW: u32 = 1024u;
+
+struct Params { images: u32, channels: u32, hw: u32, _p: u32 }
+
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> nf: array<f32>;
+@group(0) @binding(2) var<storage, read> siv: array<f32>;
+@group(0) @binding(3) var<storage, read_write> corr: array<f32>;
+
+var<workgroup> map: array<f32, MAX_HW>;
+var<workgroup> red: array<f32, WG>;
+
+@compute @workgroup_size(256, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+    let m = wid.x;
+    let z = wid.y;
+    let n = z / 2u;
+    let b = z % 2u;
+    let sbase = (2u * m + b) * P.channels;
+    var ss = 0.0;
+    for (var p = t; p < P.hw; p += WG) {
+        var acc = 0.0;
+        for (var c = 0u; c < P.channels; c++) {
+            acc = fma(nf[(n * P.channels + c) * P.hw + p], siv[sbase + c], acc);
+        }
+        map[p] = acc;
+        ss = fma(acc, acc, ss);
+    }
+    red[t] = ss;
+    workgroupBarrier();
+    for (var k = WG / 2u; k > 0u; k /= 2u) {
+        if (t < k) { red[t] += red[t + k]; }
+        workgroupBarrier();
+    }
+    let inv = 1.0 / max(sqrt(red[0]), 1e-12);
+    let obase = (z * P.images + m) * P.hw;
+    for (var p = t; p < P.hw; p += WG) {
+        corr[obase + p] = map[p] * inv;
+    }
+}
