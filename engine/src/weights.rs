@@ -305,7 +305,7 @@ fn f32_from_le(bytes: &[u8]) -> Vec<f32> {
 impl Weights {
     /// Parses and checks a safetensors buffer.
     pub fn from_bytes(bytes: &[u8]) -> Result<Weights> {
-        Self::from_bytes_named(bytes, "the weights data")
+        Self::from_bytes_named(bytes, "The weights data")
     }
 
     /// Reads, parses and checks a safetensors file.
@@ -372,7 +372,7 @@ impl Weights {
             .iter()
             .map(|(n, s, d)| (n.as_str(), Kind::F32, s.as_slice(), Some(d.len())))
             .collect();
-        validate("the given tensors", &entries)?;
+        validate("The given tensors", &entries)?;
         drop(entries);
         let map: HashMap<String, Vec<f32>> = tensors.into_iter().map(|(n, _, d)| (n, d)).collect();
         Ok(Self::assemble(map, preprocess))

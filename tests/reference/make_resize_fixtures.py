@@ -9,7 +9,7 @@ the FNV-1a 64 of its little-endian bytes (see `fnv1a64`, mirrored in Rust).
 
 * src_*.png/.jpg/.webp, sources.txt: synthetic sources with awkward sizes and
   modes (RGB, RGBA, L, LA, P with tRNS, 1-bit, 16-bit grey, 16-bit RGB/RGBA,
-  JPEG, lossless WebP); sources.txt lists "file pillow_mode width height".
+  JPEG, lossless and lossy WebP); sources.txt lists "file pillow_mode width height".
 * <stem>.rgb224.rowfnv.npy / <stem>.l224.rowfnv.npy: Pillow's
   `Image.open(p).convert('RGB'|'L').resize((224, 224), Image.BILINEAR)`
   (SPEC section 4); for src_gray_97x150 also stored in full (.npy.gz).
@@ -117,6 +117,11 @@ def make_sources() -> list[str]:
         subsampling=2,
     )
     put("src_rgb_260x300.webp", Image.fromarray(smooth_rgb(260, 300, 5)), lossless=True)
+    put("src_rgb_64x48_lossy.webp", Image.fromarray(smooth_rgb(64, 48, 16, noise=6)), quality=80)
+    rgba_lossy = np.concatenate(
+        [smooth_rgb(50, 40, 17, noise=6), smooth_rgb(50, 40, 18)[:, :, :1]], axis=-1
+    )
+    put("src_rgba_50x40_lossy.webp", Image.fromarray(rgba_lossy, "RGBA"), quality=80)
     put("src_rgb_224x224.png", Image.fromarray(smooth_rgb(224, 224, 6)))
     put("src_rgb_320x240.png", Image.fromarray(smooth_rgb(320, 240, 7)))
     put("src_rgb_240x320.png", Image.fromarray(smooth_rgb(240, 320, 8)))

@@ -23,7 +23,7 @@ pub enum ConvVariant {
 }
 
 impl ConvVariant {
-    pub const CPU_DEFAULT: ConvVariant = ConvVariant::Direct { tn: 4, r: 2 };
+    pub const CPU_DEFAULT: ConvVariant = ConvVariant::Direct { tn: 16, r: 8 };
 
     pub fn label(&self) -> String {
         match self {
@@ -39,7 +39,7 @@ impl ConvVariant {
         let rest = s.strip_prefix("direct-")?;
         let (a, b) = rest.split_once('x')?;
         let (tn, oc): (u32, u32) = (a.parse().ok()?, b.parse().ok()?);
-        (tn >= 1 && oc % 4 == 0 && oc >= 4 && tn <= 8 && oc <= 32).then_some(ConvVariant::Direct { tn, r: oc / 4 })
+        (tn >= 1 && oc % 4 == 0 && oc >= 4 && tn <= 32 && oc <= 64).then_some(ConvVariant::Direct { tn, r: oc / 4 })
     }
 }
 
@@ -144,6 +144,15 @@ pub fn kernel(variant: ConvVariant, k: usize, input: &ConvInput, residual: bool,
     let mut defs = vec![
         ("K", k.to_string()),
         ("ACT", (act as u32).to_string()),
+        (
+            "ACT_BODY",
+            match act {
+                Act::None => "    return v;",
+                Act::Relu => "    return max(v, 0.0);",
+                Act::Sigmoid => "    return 1.0 / (1.0 + exp(-v));",
+            }
+            .to_string(),
+        ),
         ("INPUT_DECL", input_decl),
         ("INPUT_BODY", input_body),
         ("RESIDUAL_DECL", res_decl),
@@ -151,11 +160,85 @@ pub fn kernel(variant: ConvVariant, k: usize, input: &ConvInput, residual: bool,
     ];
     match variant {
         ConvVariant::Direct { tn, r } => {
-            defs.extend([("TN", tn.to_string()), ("R", r.to_string()), ("WGX", "16".into()), ("WGY", "4".into())]);
+            defs.extend([
+                ("TN", tn.to_string()),
+                ("R", r.to_string()),
+                ("WGX", DIRECT_WGX.to_string()),
+                ("WGY", "1".into()),
+                ("BODY", direct_body(k, tn, r)),
+            ]);
             Kernel::new("conv_direct", defs)
         }
         ConvVariant::Tiled => Kernel::new("conv_tiled", defs),
     }
+}
+
+/// Invocations per workgroup of the direct variant, all along pixels: the
+/// output channels of a workgroup come from `workgroup_id.y` alone, so every
+/// weight load is provably uniform and CPU rasterisers issue one scalar load
+/// instead of a gather per lane.
+const DIRECT_WGX: u32 = 64;
+
+/// The unrolled body of `conv_direct.wgsl` for `tn` pixels x `r` vec4
+/// channel groups per invocation: prologue (pixel coordinates, per-tap
+/// clamped offsets and border masks), the channel loop, and the stores.
+fn direct_body(k: usize, tn: u32, r: u32) -> String {
+    use std::fmt::Write;
+    let pad = (k / 2) as i32;
+    let mut b = String::new();
+    for j in 0..tn {
+        let _ = writeln!(b, "    let p_{j} = min(p0 + {}u, hw - 1u);", j * DIRECT_WGX);
+        let _ = writeln!(b, "    let y_{j} = i32(p_{j} / P.w);\n    let x_{j} = i32(p_{j} % P.w);");
+    }
+    for t in 0..k * k {
+        let (dy, dx) = ((t / k) as i32 - pad, (t % k) as i32 - pad);
+        for j in 0..tn {
+            if k == 1 {
+                let _ = writeln!(b, "    let o_{t}_{j} = p_{j};");
+            } else {
+                let _ = writeln!(
+                    b,
+                    "    let yy_{t}_{j} = y_{j} + ({dy});\n    let xx_{t}_{j} = x_{j} + ({dx});\n    \
+                     let m_{t}_{j} = yy_{t}_{j} >= 0 && yy_{t}_{j} < hi && xx_{t}_{j} >= 0 && xx_{t}_{j} < wi;\n    \
+                     let o_{t}_{j} = u32(clamp(yy_{t}_{j}, 0, hi - 1) * wi + clamp(xx_{t}_{j}, 0, wi - 1));"
+                );
+            }
+        }
+    }
+    for q in 0..r {
+        let _ = writeln!(b, "    let oc_{q} = min(oc4_0 + {q}u, P.cout4 - 1u);");
+        for j in 0..tn {
+            let _ = writeln!(b, "    var acc_{j}_{q} = vec4<f32>(0.0);");
+        }
+    }
+    let _ = writeln!(b, "    let cin = P.cin;\n    let cout4 = P.cout4;");
+    let _ = writeln!(b, "    for (var ci = 0u; ci < cin; ci++) {{");
+    let _ = writeln!(b, "        let wrow = ci * {}u * cout4;", k * k);
+    for t in 0..k * k {
+        for j in 0..tn {
+            if k == 1 {
+                let _ = writeln!(b, "        let v_{t}_{j} = vec4<f32>(load_x(img, ci, o_{t}_{j}));");
+            } else {
+                let _ = writeln!(
+                    b,
+                    "        let v_{t}_{j} = vec4<f32>(select(0.0, load_x(img, ci, o_{t}_{j}), m_{t}_{j}));"
+                );
+            }
+        }
+        for q in 0..r {
+            let _ = writeln!(b, "        let w_{t}_{q} = wt[wrow + {t}u * cout4 + oc_{q}];");
+            for j in 0..tn {
+                let _ = writeln!(b, "        acc_{j}_{q} = fma(w_{t}_{q}, v_{t}_{j}, acc_{j}_{q});");
+            }
+        }
+    }
+    let _ = writeln!(b, "    }}");
+    for q in 0..r {
+        for j in 0..tn {
+            let _ = writeln!(b, "    store(img, oc4_0 + {q}u, p0 + {}u, acc_{j}_{q});", j * DIRECT_WGX);
+        }
+    }
+    b
 }
 
 pub fn push(g: &mut Graph, variant: ConvVariant, c: &ConvCall) {
@@ -191,8 +274,8 @@ pub fn push(g: &mut Graph, variant: ConvVariant, c: &ConvCall) {
     }
     let groups = match variant {
         ConvVariant::Direct { tn, r } => [
-            (hw as u32).div_ceil(tn * 16),
-            (cout4 as u32).div_ceil(r * 4),
+            (hw as u32).div_ceil(tn * DIRECT_WGX),
+            (cout4 as u32).div_ceil(r),
             c.images as u32,
         ],
         ConvVariant::Tiled => [(hw as u32).div_ceil(64), (cout4 as u32).div_ceil(16), c.images as u32],

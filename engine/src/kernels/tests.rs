@@ -26,6 +26,7 @@ fn conv_weights(seed: u64, cout: usize, cin: usize, k: usize) -> ConvWeights {
 }
 
 const VARIANTS: &[ConvVariant] = &[
+    ConvVariant::Direct { tn: 16, r: 8 },
     ConvVariant::Direct { tn: 4, r: 2 },
     ConvVariant::Direct { tn: 1, r: 1 },
     ConvVariant::Direct { tn: 8, r: 1 },

@@ -1,0 +1,159 @@
+//! The command-line interface (clap derive). Only argument shapes live here;
+//! what the commands do is in `run`, `bench` and `info`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use icnet_engine::kernels::conv::ConvVariant;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "icnet",
+    version,
+    about = "ICNet co-saliency detection (Jin et al., NeurIPS 2020) on WebGPU",
+    long_about = "ICNet co-saliency detection (Jin et al., NeurIPS 2020) on WebGPU.\n\n\
+        Each group of photos is one batch: the co-saliency cues come from the whole group, \
+        so results depend on which photos are grouped together."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Compute co-saliency maps for every group of photos under IMG_ROOT.
+    Run(RunArgs),
+    /// List the GPU adapters with their limits and features.
+    Info,
+    /// Show the execution plan and time each network stage.
+    Bench(BenchArgs),
+    /// Write the deterministic test weights (for trying the pipeline without the official checkpoint).
+    MakeTestWeights(MakeTestWeightsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Folder of groups (one subfolder per group), or a folder of photos (one group).
+    #[arg(value_name = "IMG_ROOT")]
+    pub img_root: PathBuf,
+    /// Single-image saliency maps: SISM_ROOT/<group>/<stem>.png for each photo
+    /// (for a single group also SISM_ROOT/<stem>.png).
+    #[arg(long, value_name = "SISM_ROOT")]
+    pub sisms: PathBuf,
+    /// ICNet weights (.safetensors).
+    #[arg(long, value_name = "FILE")]
+    pub weights: PathBuf,
+    /// Output folder; maps are written to OUT/<group>/<stem>.png.
+    #[arg(long, value_name = "OUT")]
+    pub out: PathBuf,
+    /// Also write the raw 224x224 float32 map as OUT/<group>/<stem>.npy.
+    #[arg(long)]
+    pub raw: bool,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// ICNet weights (.safetensors); default: the built-in test weights (timing does not depend on values).
+    #[arg(long, value_name = "FILE")]
+    pub weights: Option<PathBuf>,
+    /// Group sizes to measure, comma-separated.
+    #[arg(long, value_name = "N,...", value_delimiter = ',', default_value = "1,6",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub sizes: Vec<u32>,
+    /// Also print every dispatch of each plan.
+    #[arg(long)]
+    pub dispatches: bool,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct MakeTestWeightsArgs {
+    /// Output file (.safetensors).
+    #[arg(value_name = "OUT")]
+    pub out: PathBuf,
+    /// Seed of the weight generator (the goldens use 0).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// Device and engine choices shared by `run` and `bench`.
+#[derive(Args, Debug, Clone)]
+pub struct DeviceArgs {
+    /// Use the adapter whose name contains NAME (case-insensitive); see `icnet info`.
+    #[arg(long, value_name = "NAME")]
+    pub adapter: Option<String>,
+    /// Prefer the low-power adapter (e.g. an integrated GPU).
+    #[arg(long)]
+    pub low_power: bool,
+    /// Clamp the largest storage-buffer binding, in MiB (browsers give 128).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_binding_mib: Option<u64>,
+    /// Clamp the largest buffer, in MiB (browsers give 256).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_buffer_mib: Option<u64>,
+    /// Bound the activation memory of one chunk of images, in MiB (smaller chunks).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub memory_budget_mib: Option<u64>,
+    /// Convolution kernel: direct-TNxOC (e.g. direct-4x8) or tiled; default: the fastest measured at start-up.
+    #[arg(long, value_name = "VARIANT", value_parser = parse_variant)]
+    pub conv_variant: Option<ConvVariant>,
+}
+
+fn parse_variant(s: &str) -> Result<ConvVariant, String> {
+    ConvVariant::parse(s).ok_or_else(|| {
+        format!("\"{s}\" is not a conv variant; use direct-TNxOC (TN 1..8, OC a multiple of 4 up to 32, e.g. direct-4x8) or tiled")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interface_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_run() {
+        let cli = Cli::try_parse_from([
+            "icnet",
+            "run",
+            "imgs",
+            "--sisms",
+            "s",
+            "--weights",
+            "w.safetensors",
+            "--out",
+            "o",
+            "--raw",
+            "--conv-variant",
+            "tiled",
+            "--max-binding-mib",
+            "128",
+        ])
+        .unwrap();
+        let Command::Run(r) = cli.command else {
+            panic!("not run")
+        };
+        assert!(r.raw);
+        assert_eq!(r.device.conv_variant, Some(ConvVariant::Tiled));
+        assert_eq!(r.device.max_binding_mib, Some(128));
+    }
+
+    #[test]
+    fn parses_bench_sizes() {
+        let cli = Cli::try_parse_from(["icnet", "bench", "--sizes", "1,6,12"]).unwrap();
+        let Command::Bench(b) = cli.command else {
+            panic!("not bench")
+        };
+        assert_eq!(b.sizes, vec![1, 6, 12]);
+        assert!(Cli::try_parse_from(["icnet", "bench", "--sizes", "0"]).is_err());
+        assert!(Cli::try_parse_from(["icnet", "bench", "--conv-variant", "fast"]).is_err());
+    }
+}

@@ -1,0 +1,66 @@
+//! Opening the GPU and the engine for `run` and `bench`, with the start-up
+//! report (adapter, limits, convolution variant) on stderr: results depend on
+//! the adapter and the chosen kernel, so every run says which it used.
+
+use icnet_engine::weights::Weights;
+use icnet_engine::{Engine, EngineOptions, Gpu, GpuOptions};
+
+use crate::cli::DeviceArgs;
+use crate::text::{clause, mib, secs};
+
+const MIB: u64 = 1 << 20;
+
+pub fn gpu_options(a: &DeviceArgs) -> GpuOptions {
+    GpuOptions {
+        adapter_name: a.adapter.clone(),
+        low_power: a.low_power,
+        max_binding_bytes: a.max_binding_mib.map(|m| m.saturating_mul(MIB)),
+        max_buffer_bytes: a.max_buffer_mib.map(|m| m.saturating_mul(MIB)),
+    }
+}
+
+/// Opens the device, measures (or takes) the convolution variant and reports both.
+pub fn open_engine(a: &DeviceArgs, weights: Weights) -> Result<Engine, String> {
+    let gpu = Gpu::new_blocking(&gpu_options(a)).map_err(clause)?;
+    eprintln!(
+        "adapter: {} (driver: {}); max storage binding {:.0} MiB, max buffer {:.0} MiB",
+        gpu.describe(),
+        if gpu.info.driver_info.is_empty() {
+            &gpu.info.driver
+        } else {
+            &gpu.info.driver_info
+        },
+        mib(gpu.limits.max_storage_buffer_binding_size),
+        mib(gpu.limits.max_buffer_size)
+    );
+    if a.conv_variant.is_none() {
+        eprintln!("conv variant: measuring the candidates on this adapter ...");
+    }
+    let engine = Engine::new(
+        gpu,
+        weights,
+        EngineOptions {
+            variant: a.conv_variant,
+            memory_budget: a.memory_budget_mib.map(|m| m.saturating_mul(MIB)),
+        },
+    )
+    .map_err(clause)?;
+    if engine.tuning.is_empty() {
+        eprintln!(
+            "conv variant: {} (from --conv-variant)",
+            engine.variant.label()
+        );
+    } else {
+        let all: Vec<String> = engine
+            .tuning
+            .iter()
+            .map(|(v, s)| format!("{} {}", v.label(), secs(*s)))
+            .collect();
+        eprintln!(
+            "conv variant: {} (fastest of: {})",
+            engine.variant.label(),
+            all.join(", ")
+        );
+    }
+    Ok(engine)
+}

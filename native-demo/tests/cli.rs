@@ -1,0 +1,384 @@
+//! End-to-end checks of the `icnet` binary on temporary folders: every bad
+//! input gives one `error:` line and a non-zero exit code (never a panic), and
+//! a bad group does not stop the others. Only one test runs the network (one
+//! photo), because on a CPU Vulkan driver that takes minutes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+const BIN: &str = env!("CARGO_BIN_EXE_icnet");
+
+fn icnet(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("could not start icnet")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts a clean failure: non-zero exit, no panic, at least one `error:` line.
+fn assert_clean_failure(o: &Output) -> String {
+    let e = stderr(o);
+    assert!(
+        !o.status.success(),
+        "icnet should have failed; stderr:\n{e}"
+    );
+    assert!(!e.contains("panicked"), "icnet panicked:\n{e}");
+    assert!(
+        e.lines().any(|l| l.starts_with("error: ")),
+        "no `error:` line:\n{e}"
+    );
+    e
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("temp paths are UTF-8")
+}
+
+/// The seed-0 test weights, written once per test run by `icnet make-test-weights`.
+fn test_weights() -> &'static Path {
+    static W: OnceLock<PathBuf> = OnceLock::new();
+    W.get_or_init(|| {
+        let p =
+            PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("icnet-cli-test-weights.safetensors");
+        let o = icnet(&["make-test-weights", s(&p)]);
+        assert!(
+            o.status.success(),
+            "make-test-weights failed:\n{}",
+            stderr(&o)
+        );
+        p
+    })
+}
+
+fn write_photo(p: &Path, w: u32, h: u32) {
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([(x * 7) as u8, (y * 5) as u8, ((x + y) * 3) as u8])
+    })
+    .save(p)
+    .unwrap();
+}
+
+fn write_sism(p: &Path) {
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    image::GrayImage::from_fn(40, 30, |x, _| image::Luma([(x * 6) as u8]))
+        .save(p)
+        .unwrap();
+}
+
+fn write(p: &Path, bytes: &[u8]) {
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, bytes).unwrap();
+}
+
+/// `icnet run ROOT --sisms SISMS --weights W --out OUT` plus `extra`.
+fn run(root: &Path, sisms: &Path, weights: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "run",
+        s(root),
+        "--sisms",
+        s(sisms),
+        "--weights",
+        s(weights),
+        "--out",
+        s(out),
+    ];
+    args.extend_from_slice(extra);
+    icnet(&args)
+}
+
+#[test]
+fn nonexistent_root() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("no-such-folder");
+    let o = run(
+        &root,
+        t.path(),
+        &t.path().join("w.safetensors"),
+        &t.path().join("out"),
+        &[],
+    );
+    let e = assert_clean_failure(&o);
+    assert_eq!(
+        e.trim(),
+        format!("error: the image folder {} does not exist", root.display())
+    );
+}
+
+#[test]
+fn missing_sism_names_photo_and_expected_path() {
+    let t = tempfile::tempdir().unwrap();
+    let (root, sisms) = (t.path().join("imgs"), t.path().join("sisms"));
+    write_photo(&root.join("g/a.png"), 32, 24);
+    std::fs::create_dir_all(&sisms).unwrap();
+    let o = run(&root, &sisms, test_weights(), &t.path().join("out"), &[]);
+    let e = assert_clean_failure(&o);
+    let photo = root.join("g/a.png");
+    let expected = sisms.join("g/a.png");
+    assert!(
+        e.contains(&format!(
+            "error: no SISM for photo {}: expected {}",
+            photo.display(),
+            expected.display()
+        )),
+        "{e}"
+    );
+    assert!(
+        e.contains("0 of 1 groups done; failed: g (no SISM for a.png)"),
+        "{e}"
+    );
+    assert!(
+        !e.contains("adapter:"),
+        "the GPU should not be opened when no group can run:\n{e}"
+    );
+}
+
+#[test]
+fn corrupt_and_empty_images_fail_their_group() {
+    let t = tempfile::tempdir().unwrap();
+    let (root, sisms) = (t.path().join("imgs"), t.path().join("sisms"));
+    write(&root.join("g/a.jpg"), b"this is not a JPEG");
+    write_sism(&sisms.join("g/a.png"));
+    write_photo(&root.join("h/a.png"), 20, 20);
+    write(&root.join("h/b.png"), b"");
+    write_sism(&sisms.join("h/a.png"));
+    write_sism(&sisms.join("h/b.png"));
+    let o = run(&root, &sisms, test_weights(), &t.path().join("out"), &[]);
+    let e = assert_clean_failure(&o);
+    assert!(
+        e.contains(&format!(
+            "error: photo {}: ",
+            root.join("g/a.jpg").display()
+        )),
+        "{e}"
+    );
+    assert!(
+        e.contains(&format!(
+            "error: photo {}: the image file is empty",
+            root.join("h/b.png").display()
+        )),
+        "{e}"
+    );
+    assert!(
+        e.contains("0 of 2 groups done; failed: g (bad photo a.jpg), h (bad photo b.png)"),
+        "{e}"
+    );
+}
+
+#[test]
+fn bad_sism_is_named() {
+    let t = tempfile::tempdir().unwrap();
+    let (root, sisms) = (t.path().join("imgs"), t.path().join("sisms"));
+    write_photo(&root.join("g/a.png"), 20, 20);
+    write(&sisms.join("g/a.png"), b"garbage");
+    let o = run(&root, &sisms, test_weights(), &t.path().join("out"), &[]);
+    let e = assert_clean_failure(&o);
+    assert!(
+        e.contains(&format!(
+            "error: SISM {} (for photo {})",
+            sisms.join("g/a.png").display(),
+            root.join("g/a.png").display()
+        )),
+        "{e}"
+    );
+    assert!(e.contains("failed: g (bad SISM for a.png)"), "{e}");
+}
+
+#[test]
+fn empty_group_folder() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("imgs");
+    std::fs::create_dir_all(root.join("empty")).unwrap();
+    write(&root.join("empty/notes.txt"), b"not a photo");
+    let o = run(&root, t.path(), test_weights(), &t.path().join("out"), &[]);
+    let e = assert_clean_failure(&o);
+    assert!(e.contains("error: group empty: the folder"), "{e}");
+    assert!(e.contains("holds no photos"), "{e}");
+    assert!(
+        e.contains("0 of 1 groups done; failed: empty (no photos)"),
+        "{e}"
+    );
+}
+
+#[test]
+fn root_without_photos_or_groups() {
+    let t = tempfile::tempdir().unwrap();
+    write(&t.path().join("imgs/readme.txt"), b"x");
+    let o = run(
+        &t.path().join("imgs"),
+        t.path(),
+        test_weights(),
+        &t.path().join("out"),
+        &[],
+    );
+    let e = assert_clean_failure(&o);
+    assert!(e.contains("holds neither photos"), "{e}");
+}
+
+#[test]
+fn bad_weights_files() {
+    let t = tempfile::tempdir().unwrap();
+    let (root, sisms) = (t.path().join("imgs"), t.path().join("sisms"));
+    write_photo(&root.join("g/a.png"), 20, 20);
+    write_sism(&sisms.join("g/a.png"));
+    let out = t.path().join("out");
+
+    let missing = t.path().join("missing.safetensors");
+    let e = assert_clean_failure(&run(&root, &sisms, &missing, &out, &[]));
+    assert!(e.contains(&missing.display().to_string()), "{e}");
+
+    let garbage = t.path().join("garbage.safetensors");
+    write(&garbage, b"definitely not safetensors");
+    let e = assert_clean_failure(&run(&root, &sisms, &garbage, &out, &[]));
+    assert!(e.contains("is not a valid safetensors file"), "{e}");
+    assert_eq!(e.lines().count(), 1, "{e}");
+
+    // A valid safetensors file that is not ICNet: one float tensor "x".
+    let header = br#"{"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#;
+    let mut st = (header.len() as u64).to_le_bytes().to_vec();
+    st.extend_from_slice(header);
+    st.extend_from_slice(&1.0f32.to_le_bytes());
+    let wrong = t.path().join("wrong.safetensors");
+    write(&wrong, &st);
+    let e = assert_clean_failure(&run(&root, &sisms, &wrong, &out, &[]));
+    assert!(
+        e.contains(&wrong.display().to_string()),
+        "the message should name the file:\n{e}"
+    );
+    assert_eq!(e.lines().count(), 1, "{e}");
+}
+
+#[test]
+fn unwritable_output_folder() {
+    let t = tempfile::tempdir().unwrap();
+    let (root, sisms) = (t.path().join("imgs"), t.path().join("sisms"));
+    write_photo(&root.join("g/a.png"), 20, 20);
+    write_sism(&sisms.join("g/a.png"));
+    // A folder below a regular file cannot be created, even by root.
+    let file = t.path().join("file.txt");
+    write(&file, b"x");
+    let out = file.join("out");
+    let e = assert_clean_failure(&run(&root, &sisms, test_weights(), &out, &[]));
+    assert!(
+        e.starts_with(&format!(
+            "error: could not write to the output folder {}",
+            out.display()
+        )),
+        "{e}"
+    );
+}
+
+#[test]
+fn unknown_adapter() {
+    let t = tempfile::tempdir().unwrap();
+    let (root, sisms) = (t.path().join("imgs"), t.path().join("sisms"));
+    write_photo(&root.join("g/a.png"), 20, 20);
+    write_sism(&sisms.join("g/a.png"));
+    let o = run(
+        &root,
+        &sisms,
+        test_weights(),
+        &t.path().join("out"),
+        &["--adapter", "no-such-adapter-xyz"],
+    );
+    let e = assert_clean_failure(&o);
+    assert!(
+        e.contains("no-such-adapter-xyz") || e.contains("no GPU adapter"),
+        "{e}"
+    );
+}
+
+#[test]
+fn make_test_weights_into_missing_folder() {
+    let t = tempfile::tempdir().unwrap();
+    let p = t.path().join("no/such/dir/w.safetensors");
+    let e = assert_clean_failure(&icnet(&["make-test-weights", s(&p)]));
+    assert!(
+        e.contains(&format!("could not write {}", p.display())),
+        "{e}"
+    );
+}
+
+#[test]
+fn info_lists_adapters_or_says_why_not() {
+    let o = icnet(&["info"]);
+    if o.status.success() {
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(text.contains("max storage binding"), "{text}");
+    } else {
+        let e = assert_clean_failure(&o);
+        assert!(e.contains("no GPU adapter"), "{e}");
+    }
+}
+
+/// One runnable group of one photo between a group with a missing SISM and an
+/// empty group: the good group's maps are written, the command still fails
+/// with a summary naming the bad groups.
+#[test]
+fn one_bad_group_does_not_stop_the_others() {
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/golden/g2");
+    let t = tempfile::tempdir().unwrap();
+    let (root, sisms, out) = (
+        t.path().join("imgs"),
+        t.path().join("sisms"),
+        t.path().join("out"),
+    );
+    write_photo(&root.join("a_bad/x.png"), 20, 20);
+    std::fs::create_dir_all(root.join("b_good")).unwrap();
+    std::fs::create_dir_all(sisms.join("b_good")).unwrap();
+    std::fs::copy(
+        golden.join("images/windmill12.png"),
+        root.join("b_good/windmill12.png"),
+    )
+    .unwrap();
+    std::fs::copy(
+        golden.join("sisms/windmill12.png"),
+        sisms.join("b_good/windmill12.png"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(root.join("c_empty")).unwrap();
+
+    // A fixed conv variant skips the start-up measurement (slow on CPU drivers).
+    let o = run(
+        &root,
+        &sisms,
+        test_weights(),
+        &out,
+        &["--raw", "--conv-variant", "direct-4x8"],
+    );
+    let e = stderr(&o);
+    if e.contains("no GPU adapter") {
+        eprintln!("skipped: no GPU adapter on this machine");
+        return;
+    }
+    assert_clean_failure(&o);
+    assert!(
+        e.contains("adapter: ") && e.contains("conv variant: direct-4x8"),
+        "{e}"
+    );
+    assert!(e.contains("[2/3] b_good: 1 photo ..."), "{e}");
+    assert!(
+        e.contains("1 of 3 groups done; failed: a_bad (no SISM for x.png), c_empty (no photos)"),
+        "{e}"
+    );
+
+    let png = image::open(out.join("b_good/windmill12.png")).unwrap();
+    assert_eq!((png.width(), png.height()), (224, 224));
+    assert_eq!(png.color(), image::ColorType::L8);
+    let bytes = std::fs::read(out.join("b_good/windmill12.npy")).unwrap();
+    let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
+    assert_eq!(npy.shape(), &[224, 224]);
+    let map: Vec<f32> = npy.into_vec().unwrap();
+    assert!(map.iter().all(|v| *v > 0.0 && *v < 1.0));
+    // The PNG is the map at the original size (here 224x224), times 255, rounded.
+    let luma = png.to_luma8();
+    for (p, v) in luma.as_raw().iter().zip(&map) {
+        assert_eq!(*p, (v * 255.0).round_ties_even() as u8);
+    }
+    assert!(!out.join("a_bad").exists() && !out.join("c_empty").exists());
+}
