@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use crate::kernels::conv::{self, Act, ConvCall, ConvVariant};
-use crate::network::{self, Network, NetworkOptions, CHUNK_BYTES_PER_IMAGE, LARGEST_PER_IMAGE_BYTES, S};
+use crate::network::{
+    self, Network, NetworkOptions, CHUNK_BYTES_PER_IMAGE, LARGEST_PER_IMAGE_BYTES, S,
+};
 use crate::plan::{Graph, Plan, Role, StageTiming, TensorId};
 use crate::preprocess::{self, PreparedPhoto};
 use crate::weights::{ConvWeights, Weights};
@@ -76,12 +78,23 @@ impl Engine {
             Some(v) => (v, Vec::new()),
             None => tune_conv(&gpu)?,
         };
-        Ok(Engine { gpu, weights, variant, tuning, opts, compiled: None })
+        Ok(Engine {
+            gpu,
+            weights,
+            variant,
+            tuning,
+            opts,
+            compiled: None,
+        })
     }
 
     /// Images per chunk for a group of `n` on this device.
     pub fn chunk_size(&self, n: usize) -> usize {
-        let limit = self.gpu.limits.max_storage_buffer_binding_size.min(self.gpu.limits.max_buffer_size);
+        let limit = self
+            .gpu
+            .limits
+            .max_storage_buffer_binding_size
+            .min(self.gpu.limits.max_buffer_size);
         let mut chunk = (limit / LARGEST_PER_IMAGE_BYTES) as usize;
         if let Some(b) = self.opts.memory_budget {
             chunk = chunk.min((b / CHUNK_BYTES_PER_IMAGE) as usize);
@@ -94,7 +107,9 @@ impl Engine {
             return Err(Error::Unsupported("the group is empty".into()));
         }
         if n > MAX_GROUP {
-            return Err(Error::Unsupported(format!("a group may hold at most {MAX_GROUP} images, this one has {n}")));
+            return Err(Error::Unsupported(format!(
+                "a group may hold at most {MAX_GROUP} images, this one has {n}"
+            )));
         }
         let key = (n, inject, keep);
         if self.compiled.as_ref().map(|c| c.key) != Some(key) {
@@ -136,14 +151,27 @@ impl Engine {
     /// The compiled plan's dispatch list.
     pub fn dispatch_list(&mut self, n: usize) -> Result<Vec<String>> {
         self.compile(n, false, false)?;
-        Ok(self.compiled.as_ref().expect("compiled").plan.describe_dispatches())
+        Ok(self
+            .compiled
+            .as_ref()
+            .expect("compiled")
+            .plan
+            .describe_dispatches())
     }
 
     /// Runs a group from prepared photos and 8-bit SISMs (224x224 each);
     /// returns one 224x224 map per photo.
-    pub fn run_group(&mut self, photos: &[PreparedPhoto], sisms: &[Vec<u8>]) -> Result<Vec<Vec<f32>>> {
+    pub fn run_group(
+        &mut self,
+        photos: &[PreparedPhoto],
+        sisms: &[Vec<u8>],
+    ) -> Result<Vec<Vec<f32>>> {
         if photos.len() != sisms.len() {
-            return Err(Error::Unsupported(format!("{} photos but {} saliency maps", photos.len(), sisms.len())));
+            return Err(Error::Unsupported(format!(
+                "{} photos but {} saliency maps",
+                photos.len(),
+                sisms.len()
+            )));
         }
         let mut images = Vec::with_capacity(photos.len() * 3 * S * S);
         for p in photos {
@@ -159,10 +187,17 @@ impl Engine {
 
     /// Runs a group from network-ready tensors: `images` [N,3,224,224]
     /// normalised, `sisms` [N,224,224] in [0,1].
-    pub fn run_tensors(&mut self, images: &[f32], sisms: &[f32], req: &RunRequest) -> Result<RunOutput> {
+    pub fn run_tensors(
+        &mut self,
+        images: &[f32],
+        sisms: &[f32],
+        req: &RunRequest,
+    ) -> Result<RunOutput> {
         let n = sisms.len() / (S * S);
         if sisms.len() != n * S * S || images.len() != n * 3 * S * S {
-            return Err(Error::Unsupported("inputs must be [N,3,224,224] images and [N,224,224] SISMs".into()));
+            return Err(Error::Unsupported(
+                "inputs must be [N,3,224,224] images and [N,224,224] SISMs".into(),
+            ));
         }
         let inject = req.ranks.is_some();
         self.compile(n, inject, req.keep_intermediates)?;
@@ -170,14 +205,17 @@ impl Engine {
         let gpu = &self.gpu;
         let mut inputs: Vec<(TensorId, &[u8])> = Vec::new();
         for (t, r) in &c.net.image_inputs {
-            inputs.push((*t, bytemuck::cast_slice(&images[r.start * 3 * S * S..r.end * 3 * S * S])));
+            inputs.push((
+                *t,
+                bytemuck::cast_slice(&images[r.start * 3 * S * S..r.end * 3 * S * S]),
+            ));
         }
         inputs.push((c.net.sism_input, bytemuck::cast_slice(sisms)));
         if let Some(ranks) = &req.ranks {
             for (name, t) in &c.net.rank_inputs {
-                let r = ranks
-                    .get(name)
-                    .ok_or_else(|| Error::Unsupported(format!("no injected permutation for {name}")))?;
+                let r = ranks.get(name).ok_or_else(|| {
+                    Error::Unsupported(format!("no injected permutation for {name}"))
+                })?;
                 inputs.push((*t, bytemuck::cast_slice(r)));
             }
         }
@@ -197,9 +235,21 @@ impl Engine {
             .zip(it)
             .map(|((name, _), b)| (name.clone(), bytemuck::cast_slice::<u8, f32>(&b).to_vec()))
             .collect();
-        Ok(RunOutput { maps, probes, timings })
+        Ok(RunOutput {
+            maps,
+            probes,
+            timings,
+        })
     }
 }
+
+/// Channels and side of the layer [`tune_conv`] times.
+const TUNE_C: usize = 128;
+const TUNE_H: usize = 28;
+/// FLOPs of one timed convolution in [`tune_conv`], for GFLOPS reports.
+pub const TUNE_FLOPS: f64 = 2.0 * (TUNE_C * TUNE_C * 9 * TUNE_H * TUNE_H) as f64;
+/// A one-line description of the timed layer.
+pub const TUNE_LAYER: &str = "one 128->128 3x3 conv on 28x28";
 
 /// Measures each convolution variant on a VGG-like layer (128 -> 128, 3x3,
 /// 28x28, 0.23 GFLOP) and returns the fastest with all timings. The warm-up
@@ -216,8 +266,14 @@ pub fn tune_conv(gpu: &Gpu) -> Result<(ConvVariant, Vec<(ConvVariant, f64)>)> {
         ConvVariant::Direct { tn: 4, r: 2 },
         ConvVariant::Tiled,
     ];
-    let (c, h) = (128, 28);
-    let cw = ConvWeights { out_ch: c, in_ch: c, k: 3, weight: vec![0.01; c * c * 9], bias: vec![0.0; c] };
+    let (c, h) = (TUNE_C, TUNE_H);
+    let cw = ConvWeights {
+        out_ch: c,
+        in_ch: c,
+        k: 3,
+        weight: vec![0.01; c * c * 9],
+        bias: vec![0.0; c],
+    };
     let mut results = Vec::new();
     for v in candidates {
         let mut g = Graph::new();
@@ -235,6 +291,10 @@ pub fn tune_conv(gpu: &Gpu) -> Result<(ConvVariant, Vec<(ConvVariant, f64)>)> {
         plan.run(gpu, &inputs, &[y])?;
         results.push((v, t0.elapsed().as_secs_f64() / 2.0));
     }
-    let best = results.iter().min_by(|a, b| a.1.total_cmp(&b.1)).expect("candidates").0;
+    let best = results
+        .iter()
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .expect("candidates")
+        .0;
     Ok((best, results))
 }

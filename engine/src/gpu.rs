@@ -52,7 +52,11 @@ pub async fn list_adapters() -> Vec<AdapterReport> {
         .enumerate_adapters(backends)
         .await
         .into_iter()
-        .map(|a| AdapterReport { info: a.get_info(), limits: a.limits(), features: a.features() })
+        .map(|a| AdapterReport {
+            info: a.get_info(),
+            limits: a.limits(),
+            features: a.features(),
+        })
         .collect()
 }
 
@@ -66,9 +70,14 @@ impl Gpu {
                 let backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::all());
                 let all = instance.enumerate_adapters(backends).await;
                 let names: Vec<String> = all.iter().map(|a| a.get_info().name).collect();
-                match all.into_iter().find(|a| a.get_info().name.to_lowercase().contains(&want_lc)) {
+                match all
+                    .into_iter()
+                    .find(|a| a.get_info().name.to_lowercase().contains(&want_lc))
+                {
                     Some(a) => a,
-                    None if names.is_empty() => return Err(Error::NoAdapter(NO_ADAPTER_HINT.into())),
+                    None if names.is_empty() => {
+                        return Err(Error::NoAdapter(NO_ADAPTER_HINT.into()))
+                    }
                     None => {
                         return Err(Error::NoAdapter(format!(
                             "no adapter name contains \"{want}\"; available: {}",
@@ -110,8 +119,18 @@ impl Gpu {
                 ..Default::default()
             })
             .await
-            .map_err(|e| Error::Device(format!("could not open the GPU device on {}: {e}", info.name)))?;
-        Ok(Gpu { device, queue, info, limits })
+            .map_err(|e| {
+                Error::Device(format!(
+                    "could not open the GPU device on {}: {e}",
+                    info.name
+                ))
+            })?;
+        Ok(Gpu {
+            device,
+            queue,
+            info,
+            limits,
+        })
     }
 
     /// Blocking convenience for native code.
@@ -122,6 +141,9 @@ impl Gpu {
 
     /// A one-line description, e.g. "llvmpipe (LLVM 15.0.6, 256 bits) (Vulkan, Cpu)".
     pub fn describe(&self) -> String {
-        format!("{} ({:?}, {:?})", self.info.name, self.info.backend, self.info.device_type)
+        format!(
+            "{} ({:?}, {:?})",
+            self.info.name, self.info.backend, self.info.device_type
+        )
     }
 }

@@ -11,18 +11,18 @@
 
 pub mod error;
 pub mod gpu;
-pub mod weights;
-pub mod testweights;
-pub mod spec_keys;
-pub mod preprocess;
 pub mod postprocess;
+pub mod preprocess;
+pub mod spec_keys;
+pub mod testweights;
+pub mod weights;
 
 pub use error::{Error, Result};
 pub mod kernels;
 pub mod plan;
 
 pub use gpu::{Gpu, GpuOptions};
-pub mod network;
 pub mod engine;
+pub mod network;
 
 pub use engine::{Engine, EngineOptions, RunOutput, RunRequest};

@@ -90,16 +90,39 @@ impl<'a> Builder<'a> {
     }
 
     /// Plain convolution of a whole contiguous tensor into a new one.
-    fn conv(&mut self, prefix: &str, x: TensorId, images: usize, h: usize, w: usize, act: Act, tag: &str) -> TensorId {
+    fn conv(
+        &mut self,
+        prefix: &str,
+        x: TensorId,
+        images: usize,
+        h: usize,
+        w: usize,
+        act: Act,
+        tag: &str,
+    ) -> TensorId {
         let l = self.layer(prefix);
         let y = self.t(format!("{prefix}{tag}"), images * l.cout * h * w);
-        conv::push(&mut self.g, self.variant, &ConvCall::simple(l, images, h, w, x, y, act));
+        conv::push(
+            &mut self.g,
+            self.variant,
+            &ConvCall::simple(l, images, h, w, x, y, act),
+        );
         y
     }
 
     /// Convolution written into a slice of `out` (images starting at `first`).
     #[allow(clippy::too_many_arguments)]
-    fn conv_into(&mut self, prefix: &str, x: TensorId, images: usize, h: usize, w: usize, act: Act, out: TensorId, first: usize) {
+    fn conv_into(
+        &mut self,
+        prefix: &str,
+        x: TensorId,
+        images: usize,
+        h: usize,
+        w: usize,
+        act: Act,
+        out: TensorId,
+        first: usize,
+    ) {
         let l = self.layer(prefix);
         let mut c = ConvCall::simple(l, images, h, w, x, out, act);
         c.out_off = first * l.cout * h * w;
@@ -107,7 +130,15 @@ impl<'a> Builder<'a> {
     }
 
     /// `Res(x) = ReLU(x + conv3(ReLU(BN(conv0(x)))))`, BN folded into conv0.
-    fn res(&mut self, prefix: &str, x: TensorId, images: usize, h: usize, w: usize, tag: &str) -> TensorId {
+    fn res(
+        &mut self,
+        prefix: &str,
+        x: TensorId,
+        images: usize,
+        h: usize,
+        w: usize,
+        tag: &str,
+    ) -> TensorId {
         let r = self.conv(&format!("{prefix}.conv.0"), x, images, h, w, Act::Relu, tag);
         let l = self.layer(&format!("{prefix}.conv.3"));
         let y = self.t(format!("{prefix}{tag}"), images * l.cout * h * w);
@@ -124,7 +155,15 @@ impl<'a> Builder<'a> {
     }
 
     /// Phase 1 for one chunk. Returns (conv1_2, conv2_2, conv3_3).
-    fn backbone(&mut self, k: usize, imgs: &Range<usize>, x: TensorId, g4: TensorId, g5: TensorId, g6: TensorId) -> [TensorId; 3] {
+    fn backbone(
+        &mut self,
+        k: usize,
+        imgs: &Range<usize>,
+        x: TensorId,
+        g4: TensorId,
+        g5: TensorId,
+        g6: TensorId,
+    ) -> [TensorId; 3] {
         let c = imgs.len();
         let tag = format!("#{k}");
         let t = &tag;
@@ -162,7 +201,15 @@ impl<'a> Builder<'a> {
     }
 
     /// One Cosal_Module (SPEC 2.4-2.5) over the whole group.
-    fn cosal_module(&mut self, name: &str, feats: TensorId, channels: usize, h: usize, w: usize, sism: TensorId) -> TensorId {
+    fn cosal_module(
+        &mut self,
+        name: &str,
+        feats: TensorId,
+        channels: usize,
+        h: usize,
+        w: usize,
+        sism: TensorId,
+    ) -> TensorId {
         let n = self.n;
         let hw = h * w;
         self.g.stage(name);
@@ -185,7 +232,9 @@ impl<'a> Builder<'a> {
         cosal::push_csa(&mut self.g, corr, csa, n, hw);
         self.probe(&format!("{name}.csa"), csa);
         let rank = if self.opts.inject_ranks {
-            let r = self.g.tensor(format!("{name}.rank"), 2 * n * hw, Role::Input);
+            let r = self
+                .g
+                .tensor(format!("{name}.rank"), 2 * n * hw, Role::Input);
             self.rank_inputs.push((name.to_string(), r));
             r
         } else {
@@ -200,7 +249,10 @@ impl<'a> Builder<'a> {
             Some(v) => *v,
             None => {
                 let cw = self.w.conv(&prefix);
-                let v = (self.g.constant_f32(&cw.weight), self.g.constant_f32(&cw.bias));
+                let v = (
+                    self.g.constant_f32(&cw.weight),
+                    self.g.constant_f32(&cw.bias),
+                );
                 self.raw.insert(prefix.clone(), v);
                 v
             }
@@ -233,7 +285,13 @@ impl<'a> Builder<'a> {
                 m: 128,
                 n: hw,
                 k: channels,
-                a: ALoad::Plain { t: a, off: 0, bs: 128 * channels, is: channels, ks: 1 },
+                a: ALoad::Plain {
+                    t: a,
+                    off: 0,
+                    bs: 128 * channels,
+                    is: channels,
+                    ks: 1,
+                },
                 b: nf,
                 b_off: 0,
                 b_div: 2,
@@ -270,7 +328,15 @@ impl<'a> Builder<'a> {
         let tag = format!("#{k}");
         let hw = size * size;
         self.g.stage(name);
-        let cc = self.conv(&format!("{name}.cmprs"), low, c, size, size, Act::None, &tag);
+        let cc = self.conv(
+            &format!("{name}.cmprs"),
+            low,
+            c,
+            size,
+            size,
+            Act::None,
+            &tag,
+        );
         let cm = self.t(format!("{name}.cm{tag}"), c * hw);
         let mut rc = ResizeCall::simple(cm4, cm, c, 1, (28, 28), (size, size));
         rc.in_off = imgs.start * 784;
@@ -301,9 +367,26 @@ impl<'a> Builder<'a> {
                 act: Act::Relu,
             },
         );
-        let new = self.conv(&format!("{name}.merge_conv.3"), m, c, size, size, Act::Relu, &tag);
+        let new = self.conv(
+            &format!("{name}.merge_conv.3"),
+            m,
+            c,
+            size,
+            size,
+            Act::Relu,
+            &tag,
+        );
         if let Some(out) = pred_out {
-            self.conv_into(&format!("{name}.pred.pred.0"), new, c, size, size, Act::Sigmoid, out, imgs.start);
+            self.conv_into(
+                &format!("{name}.pred.pred.0"),
+                new,
+                c,
+                size,
+                size,
+                Act::Sigmoid,
+                out,
+                imgs.start,
+            );
         }
         new
     }
@@ -312,7 +395,9 @@ impl<'a> Builder<'a> {
 /// Splits `n` images into chunks of at most `chunk`.
 pub fn chunks(n: usize, chunk: usize) -> Vec<Range<usize>> {
     let chunk = chunk.max(1);
-    (0..n.div_ceil(chunk)).map(|k| k * chunk..((k + 1) * chunk).min(n)).collect()
+    (0..n.div_ceil(chunk))
+        .map(|k| k * chunk..((k + 1) * chunk).min(n))
+        .collect()
 }
 
 pub fn build(weights: &Weights, opts: &NetworkOptions) -> Network {
@@ -339,7 +424,8 @@ pub fn build(weights: &Weights, opts: &NetworkOptions) -> Network {
     let mut image_inputs = Vec::new();
     let mut skips = Vec::new();
     for (k, r) in parts.iter().enumerate() {
-        let x = b.g.tensor(format!("img#{k}"), r.len() * 3 * SS, Role::Input);
+        let x =
+            b.g.tensor(format!("img#{k}"), r.len() * 3 * SS, Role::Input);
         image_inputs.push((x, r.clone()));
         skips.push(b.backbone(k, r, x, g4, g5, g6));
     }
@@ -368,9 +454,29 @@ pub fn build(weights: &Weights, opts: &NetworkOptions) -> Network {
 
     for (k, r) in parts.iter().enumerate() {
         let [c12, c22, c33] = skips[k];
-        let f34 = b.decoder("refine_3", k, r, c33, 56, cm4, sism, (feat_45, r.start * 32 * 784, 28), None);
+        let f34 = b.decoder(
+            "refine_3",
+            k,
+            r,
+            c33,
+            56,
+            cm4,
+            sism,
+            (feat_45, r.start * 32 * 784, 28),
+            None,
+        );
         let f23 = b.decoder("refine_2", k, r, c22, 112, cm4, sism, (f34, 0, 56), None);
-        b.decoder("refine_1", k, r, c12, 224, cm4, sism, (f23, 0, 112), Some(output));
+        b.decoder(
+            "refine_1",
+            k,
+            r,
+            c12,
+            224,
+            cm4,
+            sism,
+            (f23, 0, 112),
+            Some(output),
+        );
     }
 
     Network {

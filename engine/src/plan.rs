@@ -75,7 +75,10 @@ pub struct Graph {
 
 impl Graph {
     pub fn new() -> Graph {
-        Graph { stages: vec!["main".into()], ..Default::default() }
+        Graph {
+            stages: vec!["main".into()],
+            ..Default::default()
+        }
     }
 
     /// Starts a named stage (for per-stage timing); later steps belong to it.
@@ -89,7 +92,11 @@ impl Graph {
     }
 
     pub fn tensor(&mut self, name: impl Into<String>, words: usize, role: Role) -> TensorId {
-        self.tensors.push(TensorDesc { name: name.into(), words: words.max(1), role });
+        self.tensors.push(TensorDesc {
+            name: name.into(),
+            words: words.max(1),
+            role,
+        });
         TensorId(self.tensors.len() - 1)
     }
 
@@ -105,12 +112,29 @@ impl Graph {
         ConstId(self.consts.len() - 1)
     }
 
-    pub fn push(&mut self, kernel: Kernel, params: Vec<u32>, bindings: Vec<Res>, groups: [u32; 3], flops: f64) {
-        self.steps.push(Step { kernel, params, bindings, groups, flops, stage: self.current_stage });
+    pub fn push(
+        &mut self,
+        kernel: Kernel,
+        params: Vec<u32>,
+        bindings: Vec<Res>,
+        groups: [u32; 3],
+        flops: f64,
+    ) {
+        self.steps.push(Step {
+            kernel,
+            params,
+            bindings,
+            groups,
+            flops,
+            stage: self.current_stage,
+        });
     }
 
     pub fn find(&self, name: &str) -> Option<TensorId> {
-        self.tensors.iter().position(|t| t.name == name).map(TensorId)
+        self.tensors
+            .iter()
+            .position(|t| t.name == name)
+            .map(TensorId)
     }
 }
 
@@ -202,7 +226,10 @@ pub fn plan_memory(graph: &Graph, align: u64) -> MemoryPlan {
         slot_free_after[s] = last[i];
         slot_of[i] = s;
     }
-    MemoryPlan { slot_of, slot_bytes }
+    MemoryPlan {
+        slot_of,
+        slot_bytes,
+    }
 }
 
 /// Per-stage wall time of a profiled run.
@@ -246,7 +273,9 @@ impl Plan {
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let oom = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
 
-        let usage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC;
+        let usage = wgpu::BufferUsages::STORAGE
+            | wgpu::BufferUsages::COPY_DST
+            | wgpu::BufferUsages::COPY_SRC;
         let buffers: Vec<wgpu::Buffer> = memory
             .slot_bytes
             .iter()
@@ -273,7 +302,10 @@ impl Plan {
                 });
                 let mut padded = vec![0u8; size as usize];
                 padded[..data.len() * 4].copy_from_slice(bytemuck::cast_slice(data));
-                buf.slice(..).get_mapped_range_mut().expect("mapped at creation").copy_from_slice(&padded);
+                buf.slice(..)
+                    .get_mapped_range_mut()
+                    .expect("mapped at creation")
+                    .copy_from_slice(&padded);
                 buf.unmap();
                 buf
             })
@@ -292,11 +324,7 @@ impl Plan {
                         label: Some(s.kernel.name()),
                         source: wgpu::ShaderSource::Wgsl(src.clone().into()),
                     };
-                    let module = if std::env::var("ICNET_UNCHECKED").is_ok() {
-                        unsafe { device.create_shader_module_trusted(desc, wgpu::ShaderRuntimeChecks::unchecked()) }
-                    } else {
-                        device.create_shader_module(desc)
-                    };
+                    let module = device.create_shader_module(desc);
                     let p = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                         label: Some(s.kernel.name()),
                         layout: None,
@@ -315,7 +343,15 @@ impl Plan {
 
         // One uniform buffer holds every step's parameters at aligned offsets.
         let ualign = gpu.limits.min_uniform_buffer_offset_alignment.max(16) as usize;
-        let slot_size = graph.steps.iter().map(|s| s.params.len() * 4).max().unwrap_or(16).max(16).div_ceil(16) * 16;
+        let slot_size = graph
+            .steps
+            .iter()
+            .map(|s| s.params.len() * 4)
+            .max()
+            .unwrap_or(16)
+            .max(16)
+            .div_ceil(16)
+            * 16;
         let stride = slot_size.div_ceil(ualign) * ualign;
         let mut ubytes = vec![0u8; (stride * graph.steps.len()).max(16)];
         for (i, s) in graph.steps.iter().enumerate() {
@@ -328,7 +364,11 @@ impl Plan {
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: true,
         });
-        uniforms.slice(..).get_mapped_range_mut().expect("mapped at creation").copy_from_slice(&ubytes);
+        uniforms
+            .slice(..)
+            .get_mapped_range_mut()
+            .expect("mapped at creation")
+            .copy_from_slice(&ubytes);
         uniforms.unmap();
 
         let mut bind_groups = Vec::with_capacity(graph.steps.len());
@@ -347,12 +387,22 @@ impl Plan {
                     Res::T(t) => wgpu::BindingResource::Buffer(wgpu::BufferBinding {
                         buffer: &buffers[memory.slot_of[t.0]],
                         offset: 0,
-                        size: wgpu::BufferSize::new((graph.tensors[t.0].words as u64 * 4).div_ceil(16) * 16)
-                            .map(|s| s.min(wgpu::BufferSize::new(memory.slot_bytes[memory.slot_of[t.0]]).unwrap())),
+                        size: wgpu::BufferSize::new(
+                            (graph.tensors[t.0].words as u64 * 4).div_ceil(16) * 16,
+                        )
+                        .map(|s| {
+                            s.min(
+                                wgpu::BufferSize::new(memory.slot_bytes[memory.slot_of[t.0]])
+                                    .unwrap(),
+                            )
+                        }),
                     }),
                     Res::C(c) => consts[c.0].as_entire_binding(),
                 };
-                entries.push(wgpu::BindGroupEntry { binding: j as u32 + 1, resource });
+                entries.push(wgpu::BindGroupEntry {
+                    binding: j as u32 + 1,
+                    resource,
+                });
             }
             bind_groups.push(device.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: None,
@@ -363,12 +413,23 @@ impl Plan {
         let oom_err = pollster::block_on(oom.pop());
         let err = pollster::block_on(scope.pop());
         if let Some(e) = oom_err {
-            return Err(Error::Device(format!("the GPU ran out of memory while planning: {e}")));
+            return Err(Error::Device(format!(
+                "the GPU ran out of memory while planning: {e}"
+            )));
         }
         if let Some(e) = err {
             return Err(Error::Device(format!("the GPU rejected the plan: {e}")));
         }
-        Ok(Plan { graph, memory, buffers, consts, pipelines, step_pipeline, bind_groups, _uniforms: uniforms })
+        Ok(Plan {
+            graph,
+            memory,
+            buffers,
+            consts,
+            pipelines,
+            step_pipeline,
+            bind_groups,
+            _uniforms: uniforms,
+        })
     }
 
     /// Bytes of all physical buffers (activations only; weights are separate).
@@ -418,7 +479,10 @@ impl Plan {
         for (t, data) in inputs {
             let desc = &self.graph.tensors[t.0];
             if desc.role != Role::Input {
-                return Err(Error::Unsupported(format!("tensor {} is not an input of this plan", desc.name)));
+                return Err(Error::Unsupported(format!(
+                    "tensor {} is not an input of this plan",
+                    desc.name
+                )));
             }
             if data.len() != desc.words * 4 {
                 return Err(Error::Unsupported(format!(
@@ -428,13 +492,17 @@ impl Plan {
                     data.len() / 4
                 )));
             }
-            gpu.queue.write_buffer(&self.buffers[self.memory.slot_of[t.0]], 0, data);
+            gpu.queue
+                .write_buffer(&self.buffers[self.memory.slot_of[t.0]], 0, data);
         }
         Ok(())
     }
 
     fn encode_steps(&self, encoder: &mut wgpu::CommandEncoder, range: std::ops::Range<usize>) {
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: None,
+            timestamp_writes: None,
+        });
         for i in range {
             let s = &self.graph.steps[i];
             pass.set_pipeline(&self.pipelines[self.step_pipeline[i]]);
@@ -445,7 +513,12 @@ impl Plan {
 
     /// Uploads `inputs`, runs every step in one submission and returns the
     /// contents of `outputs` (as raw words) in the same order.
-    pub fn run(&self, gpu: &Gpu, inputs: &[(TensorId, &[u8])], outputs: &[TensorId]) -> Result<Vec<Vec<u8>>> {
+    pub fn run(
+        &self,
+        gpu: &Gpu,
+        inputs: &[(TensorId, &[u8])],
+        outputs: &[TensorId],
+    ) -> Result<Vec<Vec<u8>>> {
         self.write_inputs(gpu, inputs)?;
         let mut encoder = gpu.device.create_command_encoder(&Default::default());
         self.encode_steps(&mut encoder, 0..self.graph.steps.len());
@@ -487,7 +560,12 @@ impl Plan {
                     t.flops += flops;
                     t.dispatches += end - start;
                 }
-                None => timings.push(StageTiming { name: name.clone(), seconds: secs, flops, dispatches: end - start }),
+                None => timings.push(StageTiming {
+                    name: name.clone(),
+                    seconds: secs,
+                    flops,
+                    dispatches: end - start,
+                }),
             }
             start = end;
         }
@@ -507,7 +585,10 @@ impl Plan {
         for t in outputs {
             let desc = &self.graph.tensors[t.0];
             if desc.role == Role::Transient {
-                return Err(Error::Unsupported(format!("tensor {} is not kept by this plan", desc.name)));
+                return Err(Error::Unsupported(format!(
+                    "tensor {} is not kept by this plan",
+                    desc.name
+                )));
             }
             let size = desc.words as u64 * 4;
             let buf = gpu.device.create_buffer(&wgpu::BufferDescriptor {
@@ -516,13 +597,24 @@ impl Plan {
                 usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
                 mapped_at_creation: false,
             });
-            encoder.copy_buffer_to_buffer(&self.buffers[self.memory.slot_of[t.0]], 0, &buf, 0, size);
+            encoder.copy_buffer_to_buffer(
+                &self.buffers[self.memory.slot_of[t.0]],
+                0,
+                &buf,
+                0,
+                size,
+            );
             staging.push(buf);
         }
         Ok(staging)
     }
 
-    fn finish_readback(&self, gpu: &Gpu, outputs: &[TensorId], staging: Vec<wgpu::Buffer>) -> Result<Vec<Vec<u8>>> {
+    fn finish_readback(
+        &self,
+        gpu: &Gpu,
+        outputs: &[TensorId],
+        staging: Vec<wgpu::Buffer>,
+    ) -> Result<Vec<Vec<u8>>> {
         let _ = outputs;
         let (tx, rx) = std::sync::mpsc::channel();
         for (i, buf) in staging.iter().enumerate() {
@@ -538,10 +630,9 @@ impl Plan {
         }
         let mut out = Vec::with_capacity(staging.len());
         for buf in &staging {
-            let view = buf
-                .slice(..)
-                .get_mapped_range()
-                .map_err(|e| Error::Device(format!("reading results back from the GPU failed: {e}")))?;
+            let view = buf.slice(..).get_mapped_range().map_err(|e| {
+                Error::Device(format!("reading results back from the GPU failed: {e}"))
+            })?;
             out.push(view.to_vec());
             drop(view);
             buf.unmap();
@@ -563,7 +654,13 @@ mod tests {
     use crate::kernels::Kernel;
 
     fn step(g: &mut Graph, ts: &[TensorId]) {
-        g.push(Kernel::test_dummy(), vec![], ts.iter().map(|&t| Res::T(t)).collect(), [1, 1, 1], 0.0);
+        g.push(
+            Kernel::test_dummy(),
+            vec![],
+            ts.iter().map(|&t| Res::T(t)).collect(),
+            [1, 1, 1],
+            0.0,
+        );
     }
 
     #[test]
@@ -593,7 +690,9 @@ mod tests {
     fn overlapping_tensors_never_share() {
         // Random-ish interval graph: check the invariant on every pair.
         let mut g = Graph::new();
-        let ts: Vec<TensorId> = (0..40).map(|i| g.tensor(format!("t{i}"), 10 + (i * 37) % 300, Role::Transient)).collect();
+        let ts: Vec<TensorId> = (0..40)
+            .map(|i| g.tensor(format!("t{i}"), 10 + (i * 37) % 300, Role::Transient))
+            .collect();
         for k in 0..60usize {
             let x = ts[(k * 7) % 40];
             let y = ts[(k * 13 + 5) % 40];
@@ -616,7 +715,10 @@ mod tests {
                 if x != y && m.slot_of[x.0] == m.slot_of[y.0] {
                     let (a0, a1) = span(x);
                     let (b0, b1) = span(y);
-                    assert!(a1 < b0 || b1 < a0, "{x:?} and {y:?} overlap but share a buffer");
+                    assert!(
+                        a1 < b0 || b1 < a0,
+                        "{x:?} and {y:?} overlap but share a buffer"
+                    );
                 }
             }
         }

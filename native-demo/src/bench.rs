@@ -8,6 +8,7 @@ use std::f32::consts::PI;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use icnet_engine::engine::{TUNE_FLOPS, TUNE_LAYER};
 use icnet_engine::preprocess::SIZE;
 use icnet_engine::weights::Weights;
 use icnet_engine::{testweights, Engine, RunRequest};
@@ -15,10 +16,6 @@ use icnet_engine::{testweights, Engine, RunRequest};
 use crate::cli::BenchArgs;
 use crate::device;
 use crate::text::{clause, mib, out, secs};
-
-/// FLOPs of one convolution timed by the engine's start-up tuning
-/// (`engine::tune_conv`: 256 -> 256 channels, 3x3, 28x28).
-const TUNE_FLOPS: f64 = 2.0 * 256.0 * 256.0 * 9.0 * 28.0 * 28.0;
 
 pub fn bench(a: &BenchArgs) -> Result<ExitCode, String> {
     let weights = match &a.weights {
@@ -34,7 +31,7 @@ pub fn bench(a: &BenchArgs) -> Result<ExitCode, String> {
     let mut engine = device::open_engine(&a.device, weights)?;
     out(&format!("adapter: {}", engine.gpu.describe()));
     if !engine.tuning.is_empty() {
-        out("conv variant tuning (one 256->256 3x3 conv on 28x28):");
+        out(&format!("conv variant tuning ({TUNE_LAYER}):"));
         for (v, s) in &engine.tuning {
             let mark = if *v == engine.variant {
                 "  <- chosen"

@@ -8,22 +8,36 @@ use icnet_engine::kernels::cosal::ranks_from_argsort;
 use icnet_engine::preprocess::{self, Preprocess};
 
 pub fn golden_dir(case: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("golden").join(case)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("golden")
+        .join(case)
 }
 
 pub fn npy_f32(case: &str, name: &str) -> Vec<f32> {
-    let bytes = std::fs::read(golden_dir(case).join(name)).unwrap_or_else(|e| panic!("{case}/{name}: {e}"));
-    npyz::NpyFile::new(&bytes[..]).expect("npy").into_vec::<f32>().expect("f32 npy")
+    let bytes =
+        std::fs::read(golden_dir(case).join(name)).unwrap_or_else(|e| panic!("{case}/{name}: {e}"));
+    npyz::NpyFile::new(&bytes[..])
+        .expect("npy")
+        .into_vec::<f32>()
+        .expect("f32 npy")
 }
 
 pub fn npy_u8(case: &str, name: &str) -> Vec<u8> {
-    let bytes = std::fs::read(golden_dir(case).join(name)).unwrap_or_else(|e| panic!("{case}/{name}: {e}"));
-    npyz::NpyFile::new(&bytes[..]).expect("npy").into_vec::<u8>().expect("u8 npy")
+    let bytes =
+        std::fs::read(golden_dir(case).join(name)).unwrap_or_else(|e| panic!("{case}/{name}: {e}"));
+    npyz::NpyFile::new(&bytes[..])
+        .expect("npy")
+        .into_vec::<u8>()
+        .expect("u8 npy")
 }
 
 pub fn npy_i64(case: &str, name: &str) -> Vec<i64> {
-    let bytes = std::fs::read(golden_dir(case).join(name)).unwrap_or_else(|e| panic!("{case}/{name}: {e}"));
-    npyz::NpyFile::new(&bytes[..]).expect("npy").into_vec::<i64>().expect("i64 npy")
+    let bytes =
+        std::fs::read(golden_dir(case).join(name)).unwrap_or_else(|e| panic!("{case}/{name}: {e}"));
+    npyz::NpyFile::new(&bytes[..])
+        .expect("npy")
+        .into_vec::<i64>()
+        .expect("i64 npy")
 }
 
 /// One golden group.
@@ -36,16 +50,26 @@ pub struct Golden {
 
 impl Golden {
     pub fn load(case: &str) -> Golden {
-        let text = std::fs::read_to_string(golden_dir(case).join("manifest.json")).expect("manifest");
+        let text =
+            std::fs::read_to_string(golden_dir(case).join("manifest.json")).expect("manifest");
         let m: serde_json::Value = serde_json::from_str(&text).expect("manifest json");
-        let stems = m["stems"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect();
+        let stems = m["stems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().to_string())
+            .collect();
         let sizes = m["sizes"]
             .as_array()
             .unwrap()
             .iter()
             .map(|s| (s[0].as_u64().unwrap() as u32, s[1].as_u64().unwrap() as u32))
             .collect();
-        Golden { case: case.to_string(), stems, sizes }
+        Golden {
+            case: case.to_string(),
+            stems,
+            sizes,
+        }
     }
 
     pub fn n(&self) -> usize {
@@ -55,7 +79,9 @@ impl Golden {
     /// Network input from the golden's Pillow-resized pixels: [N,3,224,224].
     pub fn images(&self) -> Vec<f32> {
         let rgb = npy_u8(&self.case, "input_rgb_u8.npy");
-        rgb.chunks(224 * 224 * 3).flat_map(|im| preprocess::normalize(im, Preprocess::Imagenet)).collect()
+        rgb.chunks(224 * 224 * 3)
+            .flat_map(|im| preprocess::normalize(im, Preprocess::Imagenet))
+            .collect()
     }
 
     /// [N,224,224] SISMs in [0,1].
@@ -72,7 +98,10 @@ impl Golden {
             let mut r = Vec::with_capacity(2 * self.n() * hw);
             for n in 0..self.n() {
                 for idx in [&fore, &back] {
-                    let row: Vec<usize> = idx[n * hw..(n + 1) * hw].iter().map(|&v| v as usize).collect();
+                    let row: Vec<usize> = idx[n * hw..(n + 1) * hw]
+                        .iter()
+                        .map(|&v| v as usize)
+                        .collect();
                     r.extend(ranks_from_argsort(&row));
                 }
             }
@@ -84,7 +113,10 @@ impl Golden {
 
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 pub fn max_abs(a: &[f32]) -> f32 {

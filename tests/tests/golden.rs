@@ -16,9 +16,18 @@ use icnet_engine::gpu::{Gpu, GpuOptions};
 use icnet_engine::testweights::scaled_weights;
 
 fn engine(budget: Option<u64>) -> Engine {
-    let gpu = Gpu::new_blocking(&GpuOptions::default()).expect("a GPU adapter (lavapipe on CPU-only machines)");
+    let gpu = Gpu::new_blocking(&GpuOptions::default())
+        .expect("a GPU adapter (lavapipe on CPU-only machines)");
     let weights = scaled_weights(0).expect("test weights");
-    Engine::new(gpu, weights, EngineOptions { variant: None, memory_budget: budget }).expect("engine")
+    Engine::new(
+        gpu,
+        weights,
+        EngineOptions {
+            variant: None,
+            memory_budget: budget,
+        },
+    )
+    .expect("engine")
 }
 
 /// Compares every probe that has a golden, then the final map.
@@ -26,20 +35,32 @@ fn check_group(case: &str) {
     let g = Golden::load(case);
     let n = g.n();
     let mut e = engine(None);
-    eprintln!("{case}: adapter {}, conv {}", e.gpu.describe(), e.variant.label());
+    eprintln!(
+        "{case}: adapter {}, conv {}",
+        e.gpu.describe(),
+        e.variant.label()
+    );
     let (images, sisms) = (g.images(), g.sisms());
 
     // Own sort.
-    let req = RunRequest { keep_intermediates: true, ..Default::default() };
+    let req = RunRequest {
+        keep_intermediates: true,
+        ..Default::default()
+    };
     let out = e.run_tensors(&images, &sisms, &req).expect("run");
     let c6 = npy_f32(case, "conv6_cmprs.npy");
     let d = max_abs_diff(&out.probes["conv6_cmprs"], &c6);
-    assert!(d <= 1e-4 * max_abs(&c6), "{case} conv6_cmprs differs by {d}");
+    assert!(
+        d <= 1e-4 * max_abs(&c6),
+        "{case} conv6_cmprs differs by {d}"
+    );
     for (name, hw) in [("Co6", 49), ("Co5", 196), ("Co4", 784)] {
         let csa = &out.probes[&format!("{name}.csa")];
         for (b, branch) in ["fore", "back"].iter().enumerate() {
             let want = npy_f32(case, &format!("{name}.{branch}.csa.npy"));
-            let got: Vec<f32> = (0..n).flat_map(|i| csa[(2 * i + b) * hw..(2 * i + b + 1) * hw].to_vec()).collect();
+            let got: Vec<f32> = (0..n)
+                .flat_map(|i| csa[(2 * i + b) * hw..(2 * i + b + 1) * hw].to_vec())
+                .collect();
             let d = max_abs_diff(&got, &want);
             assert!(d <= 1e-4, "{case} {name}.{branch} CSA differs by {d}");
         }
@@ -50,19 +71,35 @@ fn check_group(case: &str) {
     let want = npy_f32(case, "final.npy");
     let d_own = max_abs_diff(&out.maps, &want);
     eprintln!("{case}: own sort: final max abs {d_own:.3e}, cosal_map_4 {d_cm4:.3e}");
-    assert!(d_own <= 1e-3, "{case}: final map differs by {d_own} with the engine's own sort");
+    assert!(
+        d_own <= 1e-3,
+        "{case}: final map differs by {d_own} with the engine's own sort"
+    );
 
     // Reference permutation injected.
-    let req = RunRequest { ranks: Some(g.ranks()), keep_intermediates: true, ..Default::default() };
+    let req = RunRequest {
+        ranks: Some(g.ranks()),
+        keep_intermediates: true,
+        ..Default::default()
+    };
     let out = e.run_tensors(&images, &sisms, &req).expect("run");
-    for (name, golden) in [("cosal_feat_6", "cosal_feat_6.npy"), ("cosal_feat_5", "cosal_feat_5.npy")] {
+    for (name, golden) in [
+        ("cosal_feat_6", "cosal_feat_6.npy"),
+        ("cosal_feat_5", "cosal_feat_5.npy"),
+    ] {
         let want = npy_f32(case, golden);
         let d = max_abs_diff(&out.probes[name], &want);
-        assert!(d <= 1e-4 * max_abs(&want).max(1.0), "{case} {name} differs by {d}");
+        assert!(
+            d <= 1e-4 * max_abs(&want).max(1.0),
+            "{case} {name} differs by {d}"
+        );
     }
     let d_inj = max_abs_diff(&out.maps, &want);
     eprintln!("{case}: injected permutation: final max abs {d_inj:.3e}");
-    assert!(d_inj <= 1e-5, "{case}: final map differs by {d_inj} with the reference permutation");
+    assert!(
+        d_inj <= 1e-5,
+        "{case}: final map differs by {d_inj} with the reference permutation"
+    );
 }
 
 #[test]
@@ -80,13 +117,23 @@ fn chunked_and_whole_group_plans_agree() {
     let g = Golden::load("g5");
     let (images, sisms) = (g.images(), g.sisms());
     let mut whole = engine(None);
-    assert_eq!(whole.chunk_size(5), 5, "lavapipe binds 128 MiB: the whole group fits one chunk");
+    assert_eq!(
+        whole.chunk_size(5),
+        5,
+        "lavapipe binds 128 MiB: the whole group fits one chunk"
+    );
     // A budget for two images per chunk: chunks of 2, 2, 1.
     let mut chunked = engine(Some(2 * icnet_engine::network::CHUNK_BYTES_PER_IMAGE));
     assert_eq!(chunked.chunk_size(5), 2);
     assert_eq!(chunked.plan_info(5).unwrap().chunks, 3);
-    let a = whole.run_tensors(&images, &sisms, &RunRequest::default()).unwrap().maps;
-    let b = chunked.run_tensors(&images, &sisms, &RunRequest::default()).unwrap().maps;
+    let a = whole
+        .run_tensors(&images, &sisms, &RunRequest::default())
+        .unwrap()
+        .maps;
+    let b = chunked
+        .run_tensors(&images, &sisms, &RunRequest::default())
+        .unwrap()
+        .maps;
     // Same kernels, same per-image arithmetic: chunking must not change a bit.
     assert_eq!(a, b, "chunked and whole-group plans disagree");
 }

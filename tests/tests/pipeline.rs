@@ -13,11 +13,27 @@ fn photos_and_sisms_are_prepared_exactly_like_pillow() {
         let sism = npy_u8(case, "sism_u8.npy");
         for (i, stem) in g.stems.iter().enumerate() {
             let dir = golden_dir(case);
-            let photo = preprocess::prepare_photo(&std::fs::read(dir.join("images").join(format!("{stem}.png"))).unwrap()).unwrap();
-            assert_eq!((photo.height, photo.width), g.sizes[i], "{case}/{stem} original size");
-            assert!(photo.rgb == rgb[i * 224 * 224 * 3..(i + 1) * 224 * 224 * 3], "{case}/{stem}: photo differs from Pillow");
-            let s = preprocess::prepare_sism(&std::fs::read(dir.join("sisms").join(format!("{stem}.png"))).unwrap()).unwrap();
-            assert!(s == sism[i * 224 * 224..(i + 1) * 224 * 224], "{case}/{stem}: SISM differs from Pillow");
+            let photo = preprocess::prepare_photo(
+                &std::fs::read(dir.join("images").join(format!("{stem}.png"))).unwrap(),
+            )
+            .unwrap();
+            assert_eq!(
+                (photo.height, photo.width),
+                g.sizes[i],
+                "{case}/{stem} original size"
+            );
+            assert!(
+                photo.rgb == rgb[i * 224 * 224 * 3..(i + 1) * 224 * 224 * 3],
+                "{case}/{stem}: photo differs from Pillow"
+            );
+            let s = preprocess::prepare_sism(
+                &std::fs::read(dir.join("sisms").join(format!("{stem}.png"))).unwrap(),
+            )
+            .unwrap();
+            assert!(
+                s == sism[i * 224 * 224..(i + 1) * 224 * 224],
+                "{case}/{stem}: SISM differs from Pillow"
+            );
         }
     }
 }
@@ -33,13 +49,23 @@ fn maps_are_written_like_opencv() {
         let maps = npy_f32(case, "final.npy");
         for (i, stem) in g.stems.iter().enumerate() {
             let (h, w) = g.sizes[i];
-            let ours = postprocess::map_to_original(&maps[i * 224 * 224..(i + 1) * 224 * 224], h, w);
-            let png = image::open(golden_dir(case).join("out").join(format!("{stem}.png"))).unwrap().to_luma8();
+            let ours =
+                postprocess::map_to_original(&maps[i * 224 * 224..(i + 1) * 224 * 224], h, w);
+            let png = image::open(golden_dir(case).join("out").join(format!("{stem}.png")))
+                .unwrap()
+                .to_luma8();
             assert_eq!((png.height(), png.width()), (h, w));
-            let diffs: Vec<i32> = ours.iter().zip(png.as_raw()).map(|(a, b)| (*a as i32 - *b as i32).abs()).collect();
+            let diffs: Vec<i32> = ours
+                .iter()
+                .zip(png.as_raw())
+                .map(|(a, b)| (*a as i32 - *b as i32).abs())
+                .collect();
             let max = diffs.iter().max().copied().unwrap_or(0);
             let off = diffs.iter().filter(|&&d| d > 0).count();
-            assert!(max <= 1 && off * 1000 <= diffs.len(), "{case}/{stem}: {off} pixels differ, max {max}");
+            assert!(
+                max <= 1 && off * 1000 <= diffs.len(),
+                "{case}/{stem}: {off} pixels differ, max {max}"
+            );
         }
     }
 }

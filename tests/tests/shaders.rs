@@ -11,22 +11,40 @@ use icnet_engine::testweights::scaled_weights;
 fn every_network_kernel_validates() {
     let weights = scaled_weights(0).unwrap();
     let mut sources = BTreeMap::new();
-    for variant in [ConvVariant::Direct { tn: 4, r: 2 }, ConvVariant::Direct { tn: 2, r: 4 }, ConvVariant::Tiled] {
+    for variant in [
+        ConvVariant::Direct { tn: 4, r: 2 },
+        ConvVariant::Direct { tn: 2, r: 4 },
+        ConvVariant::Tiled,
+    ] {
         for inject in [false, true] {
             let net = build(
                 &weights,
-                &NetworkOptions { images: 3, chunk: 2, variant, inject_ranks: inject, keep_intermediates: true },
+                &NetworkOptions {
+                    images: 3,
+                    chunk: 2,
+                    variant,
+                    inject_ranks: inject,
+                    keep_intermediates: true,
+                },
             );
             for s in &net.graph.steps {
                 sources.entry(s.kernel.source()).or_insert(s.kernel.name());
             }
         }
     }
-    assert!(sources.len() >= 15, "expected many distinct kernels, got {}", sources.len());
+    assert!(
+        sources.len() >= 15,
+        "expected many distinct kernels, got {}",
+        sources.len()
+    );
     for (src, name) in &sources {
-        let module = naga::front::wgsl::parse_str(src).unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
-        naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::default())
-            .validate(&module)
-            .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        let module = naga::front::wgsl::parse_str(src)
+            .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
+        naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::default(),
+        )
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{name}: {e:?}"));
     }
 }

@@ -23,8 +23,6 @@ pub enum ConvVariant {
 }
 
 impl ConvVariant {
-    pub const CPU_DEFAULT: ConvVariant = ConvVariant::Direct { tn: 16, r: 8 };
-
     pub fn label(&self) -> String {
         match self {
             ConvVariant::Direct { tn, r } => format!("direct-{tn}x{}", 4 * r),
@@ -39,7 +37,8 @@ impl ConvVariant {
         let rest = s.strip_prefix("direct-")?;
         let (a, b) = rest.split_once('x')?;
         let (tn, oc): (u32, u32) = (a.parse().ok()?, b.parse().ok()?);
-        (tn >= 1 && oc % 4 == 0 && oc >= 4 && tn <= 32 && oc <= 64).then_some(ConvVariant::Direct { tn, r: oc / 4 })
+        (tn >= 1 && oc % 4 == 0 && oc >= 4 && tn <= 32 && oc <= 64)
+            .then_some(ConvVariant::Direct { tn, r: oc / 4 })
     }
 }
 
@@ -68,7 +67,13 @@ pub fn upload(g: &mut Graph, cw: &ConvWeights) -> ConvLayer {
     }
     let mut b = vec![0f32; co4];
     b[..co].copy_from_slice(&cw.bias);
-    ConvLayer { cin: ci, cout: co, k, weight: g.constant_f32(&w), bias: g.constant_f32(&b) }
+    ConvLayer {
+        cin: ci,
+        cout: co,
+        k,
+        weight: g.constant_f32(&w),
+        bias: g.constant_f32(&b),
+    }
 }
 
 /// Where a convolution reads its input.
@@ -78,7 +83,12 @@ pub enum ConvInput {
     Plain { t: TensorId, off: u32, bs: u32 },
     /// The decoder's `cat([c*cm, c*s, of])`, never materialised: `c` and `of`
     /// are [img,32,hw], `cm` and `s` are [img,hw] maps.
-    Concat { c: TensorId, cm: TensorId, s: TensorId, of: TensorId },
+    Concat {
+        c: TensorId,
+        cm: TensorId,
+        s: TensorId,
+        of: TensorId,
+    },
 }
 
 /// One convolution over `images` images of `h x w`.
@@ -100,13 +110,25 @@ pub struct ConvCall {
 
 impl ConvCall {
     /// A plain call reading a whole contiguous tensor and writing one.
-    pub fn simple(layer: ConvLayer, images: usize, h: usize, w: usize, src: TensorId, out: TensorId, act: Act) -> ConvCall {
+    pub fn simple(
+        layer: ConvLayer,
+        images: usize,
+        h: usize,
+        w: usize,
+        src: TensorId,
+        out: TensorId,
+        act: Act,
+    ) -> ConvCall {
         ConvCall {
             layer,
             images,
             h,
             w,
-            input: ConvInput::Plain { t: src, off: 0, bs: (layer.cin * h * w) as u32 },
+            input: ConvInput::Plain {
+                t: src,
+                off: 0,
+                bs: (layer.cin * h * w) as u32,
+            },
             out,
             out_off: 0,
             out_bs: layer.cout * h * w,
@@ -116,7 +138,13 @@ impl ConvCall {
     }
 }
 
-pub fn kernel(variant: ConvVariant, k: usize, input: &ConvInput, residual: bool, act: Act) -> Kernel {
+pub fn kernel(
+    variant: ConvVariant,
+    k: usize,
+    input: &ConvInput,
+    residual: bool,
+    act: Act,
+) -> Kernel {
     let (input_decl, input_body, n_inputs) = match input {
         ConvInput::Plain { .. } => (
             super::read_decls(4, &[("src", "f32")]),
@@ -188,7 +216,10 @@ fn direct_body(k: usize, tn: u32, r: u32) -> String {
     let mut b = String::new();
     for j in 0..tn {
         let _ = writeln!(b, "    let p_{j} = min(p0 + {}u, hw - 1u);", j * DIRECT_WGX);
-        let _ = writeln!(b, "    let y_{j} = i32(p_{j} / P.w);\n    let x_{j} = i32(p_{j} % P.w);");
+        let _ = writeln!(
+            b,
+            "    let y_{j} = i32(p_{j} / P.w);\n    let x_{j} = i32(p_{j} % P.w);"
+        );
     }
     for t in 0..k * k {
         let (dy, dx) = ((t / k) as i32 - pad, (t % k) as i32 - pad);
@@ -217,7 +248,10 @@ fn direct_body(k: usize, tn: u32, r: u32) -> String {
     for t in 0..k * k {
         for j in 0..tn {
             if k == 1 {
-                let _ = writeln!(b, "        let v_{t}_{j} = vec4<f32>(load_x(img, ci, o_{t}_{j}));");
+                let _ = writeln!(
+                    b,
+                    "        let v_{t}_{j} = vec4<f32>(load_x(img, ci, o_{t}_{j}));"
+                );
             } else {
                 let _ = writeln!(
                     b,
@@ -226,16 +260,26 @@ fn direct_body(k: usize, tn: u32, r: u32) -> String {
             }
         }
         for q in 0..r {
-            let _ = writeln!(b, "        let w_{t}_{q} = wt[wrow + {t}u * cout4 + oc_{q}];");
+            let _ = writeln!(
+                b,
+                "        let w_{t}_{q} = wt[wrow + {t}u * cout4 + oc_{q}];"
+            );
             for j in 0..tn {
-                let _ = writeln!(b, "        acc_{j}_{q} = fma(w_{t}_{q}, v_{t}_{j}, acc_{j}_{q});");
+                let _ = writeln!(
+                    b,
+                    "        acc_{j}_{q} = fma(w_{t}_{q}, v_{t}_{j}, acc_{j}_{q});"
+                );
             }
         }
     }
     let _ = writeln!(b, "    }}");
     for q in 0..r {
         for j in 0..tn {
-            let _ = writeln!(b, "    store(img, oc4_0 + {q}u, p0 + {}u, acc_{j}_{q});", j * DIRECT_WGX);
+            let _ = writeln!(
+                b,
+                "    store(img, oc4_0 + {q}u, p0 + {}u, acc_{j}_{q});",
+                j * DIRECT_WGX
+            );
         }
     }
     b
@@ -249,7 +293,10 @@ pub fn push(g: &mut Graph, variant: ConvVariant, c: &ConvCall) {
         ConvInput::Plain { off, bs, .. } => (off, bs, 0),
         ConvInput::Concat { .. } => (0, (32 * hw) as u32, hw as u32),
     };
-    let (res_off, res_bs) = c.residual.map(|(_, o, b)| (o as u32, b as u32)).unwrap_or((0, 0));
+    let (res_off, res_bs) = c
+        .residual
+        .map(|(_, o, b)| (o as u32, b as u32))
+        .unwrap_or((0, 0));
     let params = vec![
         l.cin as u32,
         l.cout as u32,
@@ -267,7 +314,9 @@ pub fn push(g: &mut Graph, variant: ConvVariant, c: &ConvCall) {
     let mut bindings = vec![Res::C(l.weight), Res::C(l.bias), Res::T(c.out)];
     match c.input {
         ConvInput::Plain { t, .. } => bindings.push(Res::T(t)),
-        ConvInput::Concat { c, cm, s, of } => bindings.extend([Res::T(c), Res::T(cm), Res::T(s), Res::T(of)]),
+        ConvInput::Concat { c, cm, s, of } => {
+            bindings.extend([Res::T(c), Res::T(cm), Res::T(s), Res::T(of)])
+        }
     }
     if let Some((t, _, _)) = c.residual {
         bindings.push(Res::T(t));
@@ -278,10 +327,20 @@ pub fn push(g: &mut Graph, variant: ConvVariant, c: &ConvCall) {
             (cout4 as u32).div_ceil(r),
             c.images as u32,
         ],
-        ConvVariant::Tiled => [(hw as u32).div_ceil(64), (cout4 as u32).div_ceil(16), c.images as u32],
+        ConvVariant::Tiled => [
+            (hw as u32).div_ceil(64),
+            (cout4 as u32).div_ceil(16),
+            c.images as u32,
+        ],
     };
     let flops = 2.0 * (c.images * hw * l.cout * l.cin * l.k * l.k) as f64;
-    g.push(kernel(variant, l.k, &c.input, c.residual.is_some(), c.act), params, bindings, groups, flops);
+    g.push(
+        kernel(variant, l.k, &c.input, c.residual.is_some(), c.act),
+        params,
+        bindings,
+        groups,
+        flops,
+    );
 }
 
 /// CPU reference: PyTorch `conv2d(x, w, b, padding=k/2)` on [images,cin,h,w]
@@ -313,7 +372,8 @@ pub fn cpu_conv(
                                 if sy < 0 || sx < 0 || sy >= h as isize || sx >= w as isize {
                                     continue;
                                 }
-                                let v = x[((n * ci + i) * h + sy as usize) * w + sx as usize] as f64;
+                                let v =
+                                    x[((n * ci + i) * h + sy as usize) * w + sx as usize] as f64;
                                 acc += v * cw.weight[((o * ci + i) * k + ky) * k + kx] as f64;
                             }
                         }
@@ -335,7 +395,14 @@ pub fn cpu_conv(
 }
 
 /// CPU reference of the decoder's concatenated input `cat([c*cm, c*s, of])`.
-pub fn cpu_concat(c: &[f32], cm: &[f32], s: &[f32], of: &[f32], images: usize, hw: usize) -> Vec<f32> {
+pub fn cpu_concat(
+    c: &[f32],
+    cm: &[f32],
+    s: &[f32],
+    of: &[f32],
+    images: usize,
+    hw: usize,
+) -> Vec<f32> {
     let mut x = vec![0f32; images * 96 * hw];
     for n in 0..images {
         for ch in 0..32 {

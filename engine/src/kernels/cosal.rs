@@ -13,10 +13,28 @@ use crate::plan::{Graph, Res, TensorId};
 
 /// `dst = normalize(src, dim=1)` for [images, channels, hw] read at `off`/`bs`.
 #[allow(clippy::too_many_arguments)]
-pub fn push_l2norm(g: &mut Graph, src: TensorId, off: usize, bs: usize, dst: TensorId, images: usize, channels: usize, hw: usize) {
+pub fn push_l2norm(
+    g: &mut Graph,
+    src: TensorId,
+    off: usize,
+    bs: usize,
+    dst: TensorId,
+    images: usize,
+    channels: usize,
+    hw: usize,
+) {
     g.push(
         Kernel::new("l2norm", vec![]),
-        vec![images as u32, channels as u32, hw as u32, off as u32, bs as u32, 0, 0, 0],
+        vec![
+            images as u32,
+            channels as u32,
+            hw as u32,
+            off as u32,
+            bs as u32,
+            0,
+            0,
+            0,
+        ],
         vec![Res::T(src), Res::T(dst)],
         [(hw as u32).div_ceil(256), images as u32, 1],
         3.0 * (images * channels * hw) as f64,
@@ -24,7 +42,16 @@ pub fn push_l2norm(g: &mut Graph, src: TensorId, off: usize, bs: usize, dst: Ten
 }
 
 /// `siv[z] = normalize(mean_hw(nf[z/2] * s[z]))`, s is [2N, hw].
-pub fn push_siv(g: &mut Graph, nf: TensorId, s: TensorId, siv: TensorId, images: usize, channels: usize, h: usize, w: usize) {
+pub fn push_siv(
+    g: &mut Graph,
+    nf: TensorId,
+    s: TensorId,
+    siv: TensorId,
+    images: usize,
+    channels: usize,
+    h: usize,
+    w: usize,
+) {
     g.push(
         Kernel::new("siv", vec![]),
         vec![(2 * images) as u32, channels as u32, h as u32, w as u32],
@@ -35,7 +62,15 @@ pub fn push_siv(g: &mut Graph, nf: TensorId, s: TensorId, siv: TensorId, images:
 }
 
 /// `corr[z, m, :] = normalize_hw(<nf[z/2], siv[2m + z%2]>)`, [2N, N, hw].
-pub fn push_corr(g: &mut Graph, nf: TensorId, siv: TensorId, corr: TensorId, images: usize, channels: usize, hw: usize) {
+pub fn push_corr(
+    g: &mut Graph,
+    nf: TensorId,
+    siv: TensorId,
+    corr: TensorId,
+    images: usize,
+    channels: usize,
+    hw: usize,
+) {
     g.push(
         Kernel::new("corr", vec![]),
         vec![images as u32, channels as u32, hw as u32, 0],
@@ -73,7 +108,9 @@ pub fn cpu_l2norm(x: &[f32], images: usize, channels: usize, hw: usize) -> Vec<f
     let mut out = vec![0f32; x.len()];
     for n in 0..images {
         for p in 0..hw {
-            let ss: f64 = (0..channels).map(|c| (x[(n * channels + c) * hw + p] as f64).powi(2)).sum();
+            let ss: f64 = (0..channels)
+                .map(|c| (x[(n * channels + c) * hw + p] as f64).powi(2))
+                .sum();
             let d = ss.sqrt().max(1e-12);
             for c in 0..channels {
                 let i = (n * channels + c) * hw + p;
@@ -90,7 +127,12 @@ pub fn cpu_siv(nf: &[f32], s: &[f32], images: usize, channels: usize, hw: usize)
     for z in 0..2 * images {
         let n = z / 2;
         let v: Vec<f64> = (0..channels)
-            .map(|c| (0..hw).map(|p| nf[(n * channels + c) * hw + p] as f64 * s[z * hw + p] as f64).sum::<f64>() / hw as f64)
+            .map(|c| {
+                (0..hw)
+                    .map(|p| nf[(n * channels + c) * hw + p] as f64 * s[z * hw + p] as f64)
+                    .sum::<f64>()
+                    / hw as f64
+            })
             .collect();
         let d = v.iter().map(|a| a * a).sum::<f64>().sqrt().max(1e-12);
         for c in 0..channels {
@@ -106,7 +148,14 @@ pub fn cpu_corr(nf: &[f32], siv: &[f32], images: usize, channels: usize, hw: usi
         let (n, b) = (z / 2, z % 2);
         for m in 0..images {
             let map: Vec<f64> = (0..hw)
-                .map(|p| (0..channels).map(|c| nf[(n * channels + c) * hw + p] as f64 * siv[(2 * m + b) * channels + c] as f64).sum())
+                .map(|p| {
+                    (0..channels)
+                        .map(|c| {
+                            nf[(n * channels + c) * hw + p] as f64
+                                * siv[(2 * m + b) * channels + c] as f64
+                        })
+                        .sum()
+                })
                 .collect();
             let d = map.iter().map(|a| a * a).sum::<f64>().sqrt().max(1e-12);
             for p in 0..hw {
@@ -123,12 +172,18 @@ pub fn cpu_csa(corr: &[f32], images: usize, hw: usize) -> Vec<f32> {
     for z in 0..2 * images {
         let c = |m: usize, p: usize| corr[(z * images + m) * hw + p] as f64;
         let logits: Vec<f64> = (0..images)
-            .map(|m| (0..images).map(|k| (0..hw).map(|p| c(m, p) * c(k, p)).sum::<f64>()).sum())
+            .map(|m| {
+                (0..images)
+                    .map(|k| (0..hw).map(|p| c(m, p) * c(k, p)).sum::<f64>())
+                    .sum()
+            })
             .collect();
         let mx = logits.iter().cloned().fold(f64::MIN, f64::max);
         let e: Vec<f64> = logits.iter().map(|l| (l - mx).exp()).collect();
         let se: f64 = e.iter().sum();
-        let raw: Vec<f64> = (0..hw).map(|p| (0..images).map(|m| c(m, p) * e[m] / se).sum()).collect();
+        let raw: Vec<f64> = (0..hw)
+            .map(|p| (0..images).map(|m| c(m, p) * e[m] / se).sum())
+            .collect();
         let mn = raw.iter().cloned().fold(f64::MAX, f64::min);
         let mxr = raw.iter().cloned().fold(f64::MIN, f64::max);
         for p in 0..hw {
@@ -141,7 +196,11 @@ pub fn cpu_csa(corr: &[f32], images: usize, hw: usize) -> Vec<f32> {
 /// Stable descending argsort (ties by ascending index) of one row.
 pub fn cpu_argsort_desc(keys: &[f32]) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..keys.len()).collect();
-    idx.sort_by(|&a, &b| keys[b].partial_cmp(&keys[a]).unwrap_or(std::cmp::Ordering::Equal));
+    idx.sort_by(|&a, &b| {
+        keys[b]
+            .partial_cmp(&keys[a])
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
     idx
 }
 

@@ -7,7 +7,13 @@ use crate::plan::{ConstId, Graph, Res, TensorId};
 #[derive(Clone, Copy, Debug)]
 pub enum ALoad {
     /// `a[a_off + b*a_bs + i*a_is + k*a_ks]`.
-    Plain { t: TensorId, off: usize, bs: usize, is: usize, ks: usize },
+    Plain {
+        t: TensorId,
+        off: usize,
+        bs: usize,
+        is: usize,
+        ks: usize,
+    },
     /// A 1x1 conv weight [m, k] whose input channels are permuted per batch:
     /// `w[i*k + rank[b*k + kk]]` (RSCF folded into the weights).
     Gather { w: ConstId, rank: TensorId },
@@ -94,6 +100,16 @@ pub fn push(g: &mut Graph, c: &GemmCall) {
     .collect();
     let mut bindings = vec![a_binding, Res::T(c.b), Res::T(c.c)];
     bindings.extend(extra.iter().map(|(r, _, _)| *r));
-    let groups = [(c.n as u32).div_ceil(4 * 16), (c.m as u32).div_ceil(4 * 8), c.batches as u32];
-    g.push(kernel, params, bindings, groups, 2.0 * (c.batches * c.m * c.n * c.k) as f64);
+    let groups = [
+        (c.n as u32).div_ceil(4 * 16),
+        (c.m as u32).div_ceil(4 * 8),
+        c.batches as u32,
+    ];
+    g.push(
+        kernel,
+        params,
+        bindings,
+        groups,
+        2.0 * (c.batches * c.m * c.n * c.k) as f64,
+    );
 }

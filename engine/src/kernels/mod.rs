@@ -16,8 +16,14 @@ pub mod resize;
 
 /// Every shader, by name. Tests validate each instantiation with naga.
 pub const SHADERS: &[(&str, &str)] = &[
-    ("conv_direct", include_str!("../../../shaders/conv_direct.wgsl")),
-    ("conv_tiled", include_str!("../../../shaders/conv_tiled.wgsl")),
+    (
+        "conv_direct",
+        include_str!("../../../shaders/conv_direct.wgsl"),
+    ),
+    (
+        "conv_tiled",
+        include_str!("../../../shaders/conv_tiled.wgsl"),
+    ),
     ("maxpool", include_str!("../../../shaders/maxpool.wgsl")),
     ("resize_ac", include_str!("../../../shaders/resize_ac.wgsl")),
     ("l2norm", include_str!("../../../shaders/l2norm.wgsl")),
@@ -37,7 +43,10 @@ pub struct Kernel {
 
 impl Kernel {
     pub fn new(shader: &'static str, defs: Vec<(&'static str, String)>) -> Kernel {
-        assert!(SHADERS.iter().any(|(n, _)| *n == shader), "unknown shader {shader}");
+        assert!(
+            SHADERS.iter().any(|(n, _)| *n == shader),
+            "unknown shader {shader}"
+        );
         Kernel { shader, defs }
     }
 
@@ -47,12 +56,19 @@ impl Kernel {
 
     /// The WGSL text with every `{{NAME}}` replaced.
     pub fn source(&self) -> String {
-        let (_, src) = SHADERS.iter().find(|(n, _)| *n == self.shader).expect("known shader");
+        let (_, src) = SHADERS
+            .iter()
+            .find(|(n, _)| *n == self.shader)
+            .expect("known shader");
         let mut out = src.to_string();
         for (k, v) in &self.defs {
             out = out.replace(&format!("{{{{{k}}}}}"), v);
         }
-        assert!(!out.contains("{{"), "shader {} has an unfilled template value", self.shader);
+        assert!(
+            !out.contains("{{"),
+            "shader {} has an unfilled template value",
+            self.shader
+        );
         out
     }
 
@@ -83,7 +99,12 @@ pub fn read_decls(first: u32, names: &[(&str, &str)]) -> String {
     names
         .iter()
         .enumerate()
-        .map(|(i, (n, ty))| format!("@group(0) @binding({}) var<storage, read> {n}: array<{ty}>;\n", first + i as u32))
+        .map(|(i, (n, ty))| {
+            format!(
+                "@group(0) @binding({}) var<storage, read> {n}: array<{ty}>;\n",
+                first + i as u32
+            )
+        })
         .collect()
 }
 

@@ -25,7 +25,14 @@ pub struct ResizeCall {
 
 impl ResizeCall {
     /// Resize contiguous [images, channels, in] into contiguous [images, channels, out].
-    pub fn simple(src: TensorId, dst: TensorId, images: usize, channels: usize, in_hw: (usize, usize), out_hw: (usize, usize)) -> ResizeCall {
+    pub fn simple(
+        src: TensorId,
+        dst: TensorId,
+        images: usize,
+        channels: usize,
+        in_hw: (usize, usize),
+        out_hw: (usize, usize),
+    ) -> ResizeCall {
         ResizeCall {
             src,
             dst,
@@ -57,7 +64,10 @@ pub fn push(g: &mut Graph, c: &ResizeCall) {
     let planes = c.images * c.channels;
     let n = planes * c.out_hw.0 * c.out_hw.1;
     let (base_decl, base_body) = if c.add_base.is_some() {
-        (super::read_decls(3, &[("base_t", "f32")]), "    return base_t[idx] + v;")
+        (
+            super::read_decls(3, &[("base_t", "f32")]),
+            "    return base_t[idx] + v;",
+        )
     } else {
         (String::new(), "    return v;")
     };
@@ -92,7 +102,12 @@ pub fn push(g: &mut Graph, c: &ResizeCall) {
 
 /// CPU reference of `F.interpolate(x, (oh, ow), mode='bilinear', align_corners=True)`
 /// on contiguous planes, following PyTorch's CPU kernel step by step.
-pub fn cpu_resize_ac(x: &[f32], planes: usize, in_hw: (usize, usize), out_hw: (usize, usize)) -> Vec<f32> {
+pub fn cpu_resize_ac(
+    x: &[f32],
+    planes: usize,
+    in_hw: (usize, usize),
+    out_hw: (usize, usize),
+) -> Vec<f32> {
     let (ih, iw) = in_hw;
     let (oh, ow) = out_hw;
     let axis = |inp: usize, out: usize, i: usize| {

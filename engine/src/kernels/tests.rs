@@ -20,7 +20,10 @@ fn conv_weights(seed: u64, cout: usize, cin: usize, k: usize) -> ConvWeights {
         out_ch: cout,
         in_ch: cin,
         k,
-        weight: data(seed, cout * cin * k * k, -1.0, 1.0).iter().map(|v| v / fan.sqrt()).collect(),
+        weight: data(seed, cout * cin * k * k, -1.0, 1.0)
+            .iter()
+            .map(|v| v / fan.sqrt())
+            .collect(),
         bias: data(seed + 1, cout, -0.5, 0.5),
     }
 }
@@ -60,7 +63,13 @@ fn conv_matches_cpu_on_awkward_shapes() {
             conv::push(&mut g, variant, &call);
             let got = run(g, &[(tx, &x), (tr, &r)], &[ty]).remove(0);
             let want = conv::cpu_conv(&x, n, h, w, &cw, has_res.then_some(&r[..]), act);
-            assert_close(&got, &want, 1e-5, 1e-5, &format!("conv case {ci} {variant:?}"));
+            assert_close(
+                &got,
+                &want,
+                1e-5,
+                1e-5,
+                &format!("conv case {ci} {variant:?}"),
+            );
         }
     }
 }
@@ -85,7 +94,11 @@ fn conv_writes_and_reads_slices() {
                 images: 2,
                 h,
                 w,
-                input: ConvInput::Plain { t: tx, off: (cin * hw) as u32, bs: (cin * hw) as u32 },
+                input: ConvInput::Plain {
+                    t: tx,
+                    off: (cin * hw) as u32,
+                    bs: (cin * hw) as u32,
+                },
                 out: ty,
                 out_off: 3 * hw,
                 out_bs: 9 * hw,
@@ -97,8 +110,19 @@ fn conv_writes_and_reads_slices() {
         let want = conv::cpu_conv(&x[cin * hw..3 * cin * hw], 2, h, w, &cw, None, Act::None);
         for n in 0..2 {
             let g_img = &got[n * 9 * hw + 3 * hw..n * 9 * hw + 8 * hw];
-            assert_close(g_img, &want[n * cout * hw..(n + 1) * cout * hw], 1e-5, 1e-5, "slice");
-            assert!(got[n * 9 * hw..n * 9 * hw + 3 * hw].iter().all(|&v| v == 0.0), "wrote outside its slice");
+            assert_close(
+                g_img,
+                &want[n * cout * hw..(n + 1) * cout * hw],
+                1e-5,
+                1e-5,
+                "slice",
+            );
+            assert!(
+                got[n * 9 * hw..n * 9 * hw + 3 * hw]
+                    .iter()
+                    .all(|&v| v == 0.0),
+                "wrote outside its slice"
+            );
         }
     }
 }
@@ -114,10 +138,15 @@ fn decoder_concat_is_read_from_its_sources() {
     let of = data(15, n * 32 * hw, -1.0, 1.0);
     for &variant in VARIANTS {
         let mut g = Graph::new();
-        let ids: Vec<_> = [("c", c.len()), ("cm", cm.len()), ("s", s.len()), ("of", of.len())]
-            .iter()
-            .map(|(nm, l)| g.tensor(*nm, *l, Role::Input))
-            .collect();
+        let ids: Vec<_> = [
+            ("c", c.len()),
+            ("cm", cm.len()),
+            ("s", s.len()),
+            ("of", of.len()),
+        ]
+        .iter()
+        .map(|(nm, l)| g.tensor(*nm, *l, Role::Input))
+        .collect();
         let ty = g.tensor("y", n * 96 * hw, Role::Output);
         let layer = conv::upload(&mut g, &cw);
         let call = ConvCall {
@@ -125,7 +154,12 @@ fn decoder_concat_is_read_from_its_sources() {
             images: n,
             h,
             w,
-            input: ConvInput::Concat { c: ids[0], cm: ids[1], s: ids[2], of: ids[3] },
+            input: ConvInput::Concat {
+                c: ids[0],
+                cm: ids[1],
+                s: ids[2],
+                of: ids[3],
+            },
             out: ty,
             out_off: 0,
             out_bs: 96 * hw,
@@ -133,7 +167,12 @@ fn decoder_concat_is_read_from_its_sources() {
             act: Act::Relu,
         };
         conv::push(&mut g, variant, &call);
-        let got = run(g, &[(ids[0], &c), (ids[1], &cm), (ids[2], &s), (ids[3], &of)], &[ty]).remove(0);
+        let got = run(
+            g,
+            &[(ids[0], &c), (ids[1], &cm), (ids[2], &s), (ids[3], &of)],
+            &[ty],
+        )
+        .remove(0);
         let x = conv::cpu_concat(&c, &cm, &s, &of, n, hw);
         let want = conv::cpu_conv(&x, n, h, w, &cw, None, Act::Relu);
         assert_close(&got, &want, 1e-5, 1e-5, &format!("concat conv {variant:?}"));
@@ -155,7 +194,13 @@ fn maxpool_matches_cpu() {
 #[test]
 fn resize_matches_pytorch_semantics() {
     // (in, out): down, up, identity, to a single pixel, 224 -> 7 point sampling
-    let cases = [((9, 13), (4, 6)), ((5, 3), (17, 11)), ((7, 7), (7, 7)), ((6, 4), (1, 1)), ((224, 224), (7, 7))];
+    let cases = [
+        ((9, 13), (4, 6)),
+        ((5, 3), (17, 11)),
+        ((7, 7), (7, 7)),
+        ((6, 4), (1, 1)),
+        ((224, 224), (7, 7)),
+    ];
     for (ci, &(ih, oh)) in cases.iter().enumerate() {
         let planes = 2;
         let x = data(30 + ci as u64, planes * ih.0 * ih.1, 0.0, 1.0);
@@ -193,9 +238,19 @@ fn resize_one_minus_add_base_and_slices() {
     let inv: Vec<f32> = s.iter().map(|v| 1.0 - v).collect();
     let r = resize::cpu_resize_ac(&inv, n, ih, oh);
     for i in 0..n {
-        let want: Vec<f32> = (0..ohw).map(|p| base[i * ohw + p] + r[i * ohw + p]).collect();
-        assert_close(&got[(2 * i + 1) * ohw..(2 * i + 2) * ohw], &want, 1e-6, 0.0, "odd slot");
-        assert!(got[2 * i * ohw..(2 * i + 1) * ohw].iter().all(|&v| v == 0.0));
+        let want: Vec<f32> = (0..ohw)
+            .map(|p| base[i * ohw + p] + r[i * ohw + p])
+            .collect();
+        assert_close(
+            &got[(2 * i + 1) * ohw..(2 * i + 2) * ohw],
+            &want,
+            1e-6,
+            0.0,
+            "odd slot",
+        );
+        assert!(got[2 * i * ohw..(2 * i + 1) * ohw]
+            .iter()
+            .all(|&v| v == 0.0));
     }
 }
 
@@ -263,7 +318,13 @@ fn cosal_chain(images: usize, channels: usize, h: usize, w: usize, seed: u64) {
             m: cout,
             n: hw,
             k: channels,
-            a: ALoad::Plain { t: ta, off: 0, bs: cout * channels, is: channels, ks: 1 },
+            a: ALoad::Plain {
+                t: ta,
+                off: 0,
+                bs: cout * channels,
+                is: channels,
+                ks: 1,
+            },
             b: tnf,
             b_off: 0,
             b_div: 2,
@@ -275,11 +336,21 @@ fn cosal_chain(images: usize, channels: usize, h: usize, w: usize, seed: u64) {
             bias: Some(bc),
         },
     );
-    let out = run(g, &[(tf, &feats), (ts, &s2)], &[tnf, tsiv, tcorr, tcsa, trank, tx]);
+    let out = run(
+        g,
+        &[(tf, &feats), (ts, &s2)],
+        &[tnf, tsiv, tcorr, tcsa, trank, tx],
+    );
     assert_close(&out[0], &nf_ref, 1e-6, 1e-5, "nf");
-    assert!((0..channels).all(|c| out[0][c * hw + 2] == 0.0), "zero vector must normalise to 0");
+    assert!(
+        (0..channels).all(|c| out[0][c * hw + 2] == 0.0),
+        "zero vector must normalise to 0"
+    );
     assert_close(&out[1], &siv_ref, 1e-6, 1e-5, "siv");
-    assert!(out[1][..channels].iter().all(|&v| v == 0.0), "all-zero SISM must give SIV 0");
+    assert!(
+        out[1][..channels].iter().all(|&v| v == 0.0),
+        "all-zero SISM must give SIV 0"
+    );
     assert_close(&out[2], &corr_ref, 1e-6, 1e-5, "corr");
     assert_close(&out[3], &csa_ref, 1e-5, 0.0, "csa");
 
@@ -288,11 +359,17 @@ fn cosal_chain(images: usize, channels: usize, h: usize, w: usize, seed: u64) {
     let mut idx = Vec::new();
     for z in 0..2 * images {
         let order = cosal::cpu_argsort_desc(&out[3][z * hw..(z + 1) * hw]);
-        assert_eq!(&ranks[z * hw..(z + 1) * hw], &cosal::ranks_from_argsort(&order)[..], "rank z={z}");
+        assert_eq!(
+            &ranks[z * hw..(z + 1) * hw],
+            &cosal::ranks_from_argsort(&order)[..],
+            "rank z={z}"
+        );
         idx.push(order);
     }
     // The folded GEMM form equals the SPEC's explicit SCF/RSCF form.
-    let x_ref = cosal::cpu_rscf_conv(&out[0], &out[3], &idx, &wts, &bias, images, channels, hw, cout);
+    let x_ref = cosal::cpu_rscf_conv(
+        &out[0], &out[3], &idx, &wts, &bias, images, channels, hw, cout,
+    );
     assert_close(&out[5], &x_ref, 1e-5, 1e-5, "rscf conv");
 }
 
@@ -325,7 +402,10 @@ fn rank_is_stable_on_ties() {
     let ranks: Vec<u32> = bytemuck::cast_slice(&got).to_vec();
     for z in 0..2 {
         let order = cosal::cpu_argsort_desc(&keys[z * hw..(z + 1) * hw]);
-        assert_eq!(&ranks[z * hw..(z + 1) * hw], &cosal::ranks_from_argsort(&order)[..]);
+        assert_eq!(
+            &ranks[z * hw..(z + 1) * hw],
+            &cosal::ranks_from_argsort(&order)[..]
+        );
         // Equal keys keep ascending index order.
         for c in 1..hw {
             let (a, b) = (order[c - 1], order[c]);
@@ -344,8 +424,17 @@ fn every_shader_instantiation_passes_naga() {
     for &v in VARIANTS {
         for k in [1, 3] {
             for input in [
-                ConvInput::Plain { t: dummy, off: 0, bs: 0 },
-                ConvInput::Concat { c: dummy, cm: dummy, s: dummy, of: dummy },
+                ConvInput::Plain {
+                    t: dummy,
+                    off: 0,
+                    bs: 0,
+                },
+                ConvInput::Concat {
+                    c: dummy,
+                    cm: dummy,
+                    s: dummy,
+                    of: dummy,
+                },
             ] {
                 for res in [false, true] {
                     for act in [Act::None, Act::Relu, Act::Sigmoid] {
@@ -361,8 +450,12 @@ fn every_shader_instantiation_passes_naga() {
 }
 
 pub fn validate(src: &str, name: &str) {
-    let module = naga::front::wgsl::parse_str(src).unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
-    naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::default())
-        .validate(&module)
-        .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+    let module = naga::front::wgsl::parse_str(src)
+        .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
+    naga::valid::Validator::new(
+        naga::valid::ValidationFlags::all(),
+        naga::valid::Capabilities::default(),
+    )
+    .validate(&module)
+    .unwrap_or_else(|e| panic!("{name}: {e:?}"));
 }

@@ -17,7 +17,10 @@ pub fn gpu() -> &'static Gpu {
 pub fn run(g: Graph, inputs: &[(TensorId, &[f32])], outputs: &[TensorId]) -> Vec<Vec<f32>> {
     let gpu = gpu();
     let plan = Plan::compile(gpu, g).expect("compile");
-    let bytes: Vec<(TensorId, &[u8])> = inputs.iter().map(|(t, d)| (*t, bytemuck::cast_slice(d))).collect();
+    let bytes: Vec<(TensorId, &[u8])> = inputs
+        .iter()
+        .map(|(t, d)| (*t, bytemuck::cast_slice(d)))
+        .collect();
     plan.run(gpu, &bytes, outputs)
         .expect("run")
         .into_iter()
