@@ -90,6 +90,7 @@ impl<'a> Builder<'a> {
     }
 
     /// Plain convolution of a whole contiguous tensor into a new one.
+    #[allow(clippy::too_many_arguments)]
     fn conv(
         &mut self,
         prefix: &str,

@@ -262,7 +262,7 @@ impl Plan {
             let b = t.words as u64 * 4;
             if b > max_binding || b > max_buffer {
                 return Err(Error::Unsupported(format!(
-                    "tensor {} needs {} MiB but this adapter binds at most {} MiB per buffer; use a smaller memory budget",
+                    "this group is too large for the adapter: tensor {} needs {} MiB but at most {} MiB fit one buffer; split the group",
                     t.name,
                     b >> 20,
                     max_binding.min(max_buffer) >> 20

@@ -29,7 +29,7 @@ fn browser_like_engine() -> Engine {
 #[test]
 fn groups_of_1_to_64_plan_within_browser_limits() {
     let mut e = browser_like_engine();
-    for n in [1, 7, 40, 64] {
+    for n in [1, 7, 10, 40, 64] {
         // Compiling allocates every buffer: the device validates each against its limits.
         let info = e
             .plan_info(n)

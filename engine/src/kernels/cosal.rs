@@ -42,6 +42,7 @@ pub fn push_l2norm(
 }
 
 /// `siv[z] = normalize(mean_hw(nf[z/2] * s[z]))`, s is [2N, hw].
+#[allow(clippy::too_many_arguments)]
 pub fn push_siv(
     g: &mut Graph,
     nf: TensorId,

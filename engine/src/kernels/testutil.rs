@@ -44,12 +44,13 @@ pub fn assert_close(got: &[f32], want: &[f32], atol: f32, rtol: f32, what: &str)
     let mut worst = (0usize, 0f32);
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
         let excess = (g - w).abs() - (atol + rtol * w.abs());
-        if !(excess <= worst.1) {
+        // NaN compares false either way: treat it as the worst possible element.
+        if excess.is_nan() || excess > worst.1 {
             worst = (i, excess);
         }
     }
     assert!(
-        worst.1 <= 0.0,
+        worst.1 <= 0.0 && !got.iter().any(|v| v.is_nan()),
         "{what}: element {} is {} but should be {} (atol {atol}, rtol {rtol})",
         worst.0,
         got[worst.0],
