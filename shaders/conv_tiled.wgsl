@@ -3,44 +3,16 @@
 // of 16x16 invocations, K staged 16 rows at a time, 4 channels (one vec4) x 4
 // pixels per invocation. The classic layout for discrete GPUs, where staging
 // through shared memory saves global bandwidth; CPU adapters prefer
-// conv_direct.wgsl. Same bindings, parameters and template values as
-// conv_direct (TN and R are fixed here).
+// conv_direct.wgsl. Same bindings, parameters and epilogue (conv_common.wgsl).
 
 const K: i32 = {{K}};
 const PAD: i32 = {{K}} / 2;
-const ACT: u32 = {{ACT}}u;
 const BK: u32 = 16u;
 
-struct Params {
-    cin: u32, cout: u32, h: u32, w: u32,
-    cout4: u32, in_off: u32, in_bs: u32, out_off: u32,
-    out_bs: u32, res_off: u32, res_bs: u32, map_bs: u32,
-}
-
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> wt: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> dst: array<f32>;
-{{INPUT_DECL}}
-{{RESIDUAL_DECL}}
-
-// Adds the residual input (Res blocks) or returns v unchanged.
-fn add_residual(v: f32, img: u32, oc: u32, hw: u32, p: u32) -> f32 {
-{{RESIDUAL_BODY}}
-}
+{{COMMON}}
 
 var<workgroup> As: array<vec4<f32>, 256>;  // [BK][16] vec4 = 16 x 64 channels
 var<workgroup> Bs: array<f32, 1024>;       // [BK][64] pixels
-
-fn load_x(img: u32, ci: u32, pix: u32) -> f32 {
-{{INPUT_BODY}}
-}
-
-fn activate(v: f32) -> f32 {
-    if (ACT == 1u) { return max(v, 0.0); }
-    if (ACT == 2u) { return 1.0 / (1.0 + exp(-v)); }
-    return v;
-}
 
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
@@ -87,17 +59,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         workgroupBarrier();
     }
 
-    let oc4 = oc4_base + lid.y;
-    if (oc4 >= P.cout4) { return; }
-    let b = bias[oc4];
     for (var j = 0u; j < 4u; j++) {
-        let p = p_base + lid.x + 16u * j;
-        if (p >= hw) { break; }
-        let v = acc[j] + b;
-        for (var l = 0u; l < 4u; l++) {
-            let oc = oc4 * 4u + l;
-            if (oc >= P.cout) { break; }
-            dst[P.out_off + img * P.out_bs + oc * hw + p] = activate(add_residual(v[l], img, oc, hw, p));
-        }
+        store(img, oc4_base + lid.y, p_base + lid.x + 16u * j, acc[j]);
     }
 }

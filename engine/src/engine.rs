@@ -166,6 +166,17 @@ impl Engine {
         photos: &[PreparedPhoto],
         sisms: &[Vec<u8>],
     ) -> Result<Vec<Vec<f32>>> {
+        self.run_group_with_progress(photos, sisms, None)
+    }
+
+    /// [`Engine::run_group`], calling `progress(stage, done, total)` after each
+    /// stage of the plan (see [`crate::plan::Plan::run_staged`]).
+    pub fn run_group_with_progress(
+        &mut self,
+        photos: &[PreparedPhoto],
+        sisms: &[Vec<u8>],
+        progress: Option<&mut dyn FnMut(&str, usize, usize)>,
+    ) -> Result<Vec<Vec<f32>>> {
         if photos.len() != sisms.len() {
             return Err(Error::Unsupported(format!(
                 "{} photos but {} saliency maps",
@@ -181,7 +192,7 @@ impl Engine {
         for m in sisms {
             s.extend(preprocess::sism_to_f32(m));
         }
-        let out = self.run_tensors(&images, &s, &RunRequest::default())?;
+        let out = self.run_tensors_with_progress(&images, &s, &RunRequest::default(), progress)?;
         Ok(out.maps.chunks(S * S).map(|m| m.to_vec()).collect())
     }
 
@@ -192,6 +203,17 @@ impl Engine {
         images: &[f32],
         sisms: &[f32],
         req: &RunRequest,
+    ) -> Result<RunOutput> {
+        self.run_tensors_with_progress(images, sisms, req, None)
+    }
+
+    /// [`Engine::run_tensors`] with an optional per-stage progress callback.
+    pub fn run_tensors_with_progress(
+        &mut self,
+        images: &[f32],
+        sisms: &[f32],
+        req: &RunRequest,
+        progress: Option<&mut dyn FnMut(&str, usize, usize)>,
     ) -> Result<RunOutput> {
         let n = sisms.len() / (S * S);
         if sisms.len() != n * S * S || images.len() != n * 3 * S * S {
@@ -221,10 +243,14 @@ impl Engine {
         }
         let mut outputs = vec![c.net.output];
         outputs.extend(c.net.probes.iter().map(|(_, t)| *t));
-        let (raw, timings) = if req.profile {
-            c.plan.run_profiled(gpu, &inputs, &outputs)?
-        } else {
-            (c.plan.run(gpu, &inputs, &outputs)?, Vec::new())
+        let (raw, timings) = match progress {
+            Some(p) => c
+                .plan
+                .run_staged(gpu, &inputs, &outputs, &mut |t, k, n| p(&t.name, k, n))?,
+            None if req.profile => c
+                .plan
+                .run_staged(gpu, &inputs, &outputs, &mut |_, _, _| {})?,
+            None => (c.plan.run(gpu, &inputs, &outputs)?, Vec::new()),
         };
         let mut it = raw.into_iter();
         let maps = bytemuck::cast_slice::<u8, f32>(&it.next().expect("output")).to_vec();

@@ -527,47 +527,50 @@ impl Plan {
         self.finish_readback(gpu, outputs, staging)
     }
 
-    /// Like [`Plan::run`] but submits stage by stage and waits after each, to
-    /// time them. Slower than `run`; for `icnet bench` only.
-    pub fn run_profiled(
+    /// Like [`Plan::run`] but submits stage by stage and waits after each,
+    /// calling `on_stage(timing, done, total)` as each finishes: per-stage
+    /// timing for `icnet bench` and progress for long runs on slow adapters.
+    /// The extra submissions cost a few milliseconds per run.
+    pub fn run_staged(
         &self,
         gpu: &Gpu,
         inputs: &[(TensorId, &[u8])],
         outputs: &[TensorId],
+        on_stage: &mut dyn FnMut(&StageTiming, usize, usize),
     ) -> Result<(Vec<Vec<u8>>, Vec<StageTiming>)> {
         self.write_inputs(gpu, inputs)?;
         wait(gpu)?;
-        let mut timings: Vec<StageTiming> = Vec::new();
         let steps = &self.graph.steps;
-        let mut start = 0;
-        while start < steps.len() {
-            let stage = steps[start].stage;
-            let mut end = start;
-            while end < steps.len() && steps[end].stage == stage {
-                end += 1;
+        // Runs of consecutive steps of one stage, in order.
+        let mut runs: Vec<std::ops::Range<usize>> = Vec::new();
+        for i in 0..steps.len() {
+            match runs.last_mut() {
+                Some(r) if steps[r.start].stage == steps[i].stage => r.end = i + 1,
+                _ => runs.push(i..i + 1),
             }
+        }
+        let mut timings: Vec<StageTiming> = Vec::new();
+        for (k, r) in runs.iter().enumerate() {
             let t0 = Instant::now();
             let mut encoder = gpu.device.create_command_encoder(&Default::default());
-            self.encode_steps(&mut encoder, start..end);
+            self.encode_steps(&mut encoder, r.clone());
             gpu.queue.submit([encoder.finish()]);
             wait(gpu)?;
-            let secs = t0.elapsed().as_secs_f64();
-            let flops: f64 = steps[start..end].iter().map(|s| s.flops).sum();
-            let name = &self.graph.stages[stage];
-            match timings.iter_mut().find(|t| &t.name == name) {
+            let this = StageTiming {
+                name: self.graph.stages[steps[r.start].stage].clone(),
+                seconds: t0.elapsed().as_secs_f64(),
+                flops: steps[r.clone()].iter().map(|s| s.flops).sum(),
+                dispatches: r.len(),
+            };
+            on_stage(&this, k + 1, runs.len());
+            match timings.iter_mut().find(|t| t.name == this.name) {
                 Some(t) => {
-                    t.seconds += secs;
-                    t.flops += flops;
-                    t.dispatches += end - start;
+                    t.seconds += this.seconds;
+                    t.flops += this.flops;
+                    t.dispatches += this.dispatches;
                 }
-                None => timings.push(StageTiming {
-                    name: name.clone(),
-                    seconds: secs,
-                    flops,
-                    dispatches: end - start,
-                }),
+                None => timings.push(this),
             }
-            start = end;
         }
         let mut encoder = gpu.device.create_command_encoder(&Default::default());
         let staging = self.encode_readback(gpu, &mut encoder, outputs)?;

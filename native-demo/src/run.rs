@@ -10,6 +10,7 @@
 //! device start-up and kernel tuning.
 
 use std::fs;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -95,8 +96,20 @@ pub fn run(a: &RunArgs) -> Result<ExitCode, String> {
             "{tag}: {n} photo{}{chunks} ...",
             if n == 1 { "" } else { "s" }
         );
+        // On a terminal, show the stage being computed (a group can take
+        // minutes on a CPU adapter); in logs, only the final line.
+        let interactive = std::io::stderr().is_terminal();
+        let head = format!(
+            "{tag}: {n} photo{}{chunks} ...",
+            if n == 1 { "" } else { "s" }
+        );
+        let mut show = |stage: &str, k: usize, total: usize| {
+            if interactive {
+                eprint!("\r\x1b[K{head} {stage} ({k}/{total})");
+            }
+        };
         let result = engine
-            .run_group(&photos, &sisms)
+            .run_group_with_progress(&photos, &sisms, Some(&mut show))
             .map_err(|e| Problem::new(clause(&e), format!("group {}: {}", group.name, clause(&e))))
             .and_then(|maps| {
                 write_group(&a.out.join(&group.dir_name), group, &photos, &maps, a.raw)
@@ -104,6 +117,9 @@ pub fn run(a: &RunArgs) -> Result<ExitCode, String> {
         match result {
             Ok(()) => {
                 let s = t0.elapsed().as_secs_f64();
+                if interactive {
+                    eprint!("\r\x1b[K{head}");
+                }
                 eprintln!(" {} ({}/photo)", secs(s), secs(s / n as f64));
                 photos_done += n;
             }

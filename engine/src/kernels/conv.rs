@@ -169,9 +169,13 @@ pub fn kernel(
     } else {
         (String::new(), "    return v;")
     };
+    // COMMON goes first: the values below are then filled in inside it too.
     let mut defs = vec![
+        (
+            "COMMON",
+            include_str!("../../../shaders/conv_common.wgsl").to_string(),
+        ),
         ("K", k.to_string()),
-        ("ACT", (act as u32).to_string()),
         (
             "ACT_BODY",
             match act {
