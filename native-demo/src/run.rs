@@ -97,19 +97,20 @@ pub fn run(a: &RunArgs) -> Result<ExitCode, String> {
             if n == 1 { "" } else { "s" }
         );
         // On a terminal, show the stage being computed (a group can take
-        // minutes on a CPU adapter); in logs, only the final line.
+        // minutes on a CPU adapter; this submits stage by stage); in logs,
+        // only the final line, from a single submission.
         let interactive = std::io::stderr().is_terminal();
         let head = format!(
             "{tag}: {n} photo{}{chunks} ...",
             if n == 1 { "" } else { "s" }
         );
         let mut show = |stage: &str, k: usize, total: usize| {
-            if interactive {
-                eprint!("\r\x1b[K{head} {stage} ({k}/{total})");
-            }
+            eprint!("\r\x1b[K{head} {stage} ({k}/{total})");
         };
+        let progress: Option<&mut dyn FnMut(&str, usize, usize)> =
+            if interactive { Some(&mut show) } else { None };
         let result = engine
-            .run_group_with_progress(&photos, &sisms, Some(&mut show))
+            .run_group_with_progress(&photos, &sisms, progress)
             .map_err(|e| Problem::new(clause(&e), format!("group {}: {}", group.name, clause(&e))))
             .and_then(|maps| {
                 write_group(&a.out.join(&group.dir_name), group, &photos, &maps, a.raw)
