@@ -103,11 +103,7 @@ impl<'a> Builder<'a> {
     ) -> TensorId {
         let l = self.layer(prefix);
         let y = self.t(format!("{prefix}{tag}"), images * l.cout * h * w);
-        conv::push(
-            &mut self.g,
-            self.variant,
-            &ConvCall::simple(l, images, h, w, x, y, act),
-        );
+        self.conv_into(prefix, x, images, h, w, act, y, 0);
         y
     }
 

@@ -13,31 +13,25 @@ pub fn golden_dir(case: &str) -> PathBuf {
         .join(case)
 }
 
-pub fn npy_f32(case: &str, name: &str) -> Vec<f32> {
+/// Reads `golden/<case>/<name>` as a flat vector of `T`.
+pub fn npy<T: npyz::Deserialize>(case: &str, name: &str) -> Vec<T> {
     let bytes =
         std::fs::read(golden_dir(case).join(name)).unwrap_or_else(|e| panic!("{case}/{name}: {e}"));
     npyz::NpyFile::new(&bytes[..])
-        .expect("npy")
-        .into_vec::<f32>()
-        .expect("f32 npy")
+        .and_then(|f| f.into_vec::<T>())
+        .unwrap_or_else(|e| panic!("{case}/{name}: {e}"))
+}
+
+pub fn npy_f32(case: &str, name: &str) -> Vec<f32> {
+    npy(case, name)
 }
 
 pub fn npy_u8(case: &str, name: &str) -> Vec<u8> {
-    let bytes =
-        std::fs::read(golden_dir(case).join(name)).unwrap_or_else(|e| panic!("{case}/{name}: {e}"));
-    npyz::NpyFile::new(&bytes[..])
-        .expect("npy")
-        .into_vec::<u8>()
-        .expect("u8 npy")
+    npy(case, name)
 }
 
 pub fn npy_i64(case: &str, name: &str) -> Vec<i64> {
-    let bytes =
-        std::fs::read(golden_dir(case).join(name)).unwrap_or_else(|e| panic!("{case}/{name}: {e}"));
-    npyz::NpyFile::new(&bytes[..])
-        .expect("npy")
-        .into_vec::<i64>()
-        .expect("i64 npy")
+    npy(case, name)
 }
 
 /// One golden group.
