@@ -47,6 +47,9 @@ pub struct RunOutput {
     pub timings: Vec<StageTiming>,
 }
 
+/// Called after each stage of a run with (stage name, stages done, stages in all).
+pub type Progress<'a> = &'a mut dyn FnMut(&str, usize, usize);
+
 /// How a run should be done.
 #[derive(Clone, Debug, Default)]
 pub struct RunRequest {
@@ -175,7 +178,7 @@ impl Engine {
         &mut self,
         photos: &[PreparedPhoto],
         sisms: &[Vec<u8>],
-        progress: Option<&mut dyn FnMut(&str, usize, usize)>,
+        progress: Option<Progress<'_>>,
     ) -> Result<Vec<Vec<f32>>> {
         if photos.len() != sisms.len() {
             return Err(Error::Unsupported(format!(
@@ -213,7 +216,7 @@ impl Engine {
         images: &[f32],
         sisms: &[f32],
         req: &RunRequest,
-        progress: Option<&mut dyn FnMut(&str, usize, usize)>,
+        progress: Option<Progress<'_>>,
     ) -> Result<RunOutput> {
         let n = sisms.len() / (S * S);
         if sisms.len() != n * S * S || images.len() != n * 3 * S * S {

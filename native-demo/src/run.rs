@@ -107,7 +107,7 @@ pub fn run(a: &RunArgs) -> Result<ExitCode, String> {
         let mut show = |stage: &str, k: usize, total: usize| {
             eprint!("\r\x1b[K{head} {stage} ({k}/{total})");
         };
-        let progress: Option<&mut dyn FnMut(&str, usize, usize)> =
+        let progress: Option<icnet_engine::engine::Progress> =
             if interactive { Some(&mut show) } else { None };
         let result = engine
             .run_group_with_progress(&photos, &sisms, progress)
