@@ -24,5 +24,6 @@ pub mod plan;
 pub use gpu::{Gpu, GpuOptions};
 pub mod engine;
 pub mod network;
+pub mod u2netp;
 
 pub use engine::{Engine, EngineOptions, RunOutput, RunRequest};
