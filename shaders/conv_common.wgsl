@@ -28,8 +28,8 @@ fn activate(v: f32) -> f32 {
 {{ACT_BODY}}
 }
 
-// Epilogue for output channels 4*oc4 .. 4*oc4+3 at pixel p: bias, residual,
-// activation; anything outside the tensor is skipped.
+// Epilogue for output channels 4*oc4 .. 4*oc4+3 at pixel p: bias, then the
+// residual before or after the activation (ICNet's Res / U²-Netp's RSU); anything outside the tensor is skipped.
 fn store(img: u32, oc4: u32, p: u32, v: vec4<f32>) {
     let hw = P.h * P.w;
     if (p >= hw || oc4 >= P.cout4) { return; }
@@ -37,7 +37,7 @@ fn store(img: u32, oc4: u32, p: u32, v: vec4<f32>) {
     for (var l = 0u; l < 4u; l++) {
         let oc = oc4 * 4u + l;
         if (oc < P.cout) {
-            dst[P.out_off + img * P.out_bs + oc * hw + p] = activate(add_residual(b[l], img, oc, hw, p));
+            dst[P.out_off + img * P.out_bs + oc * hw + p] = {{EPILOGUE}};
         }
     }
 }

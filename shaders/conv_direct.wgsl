@@ -1,4 +1,4 @@
-// Convolution (k x k, stride 1, zero padding k/2) as an implicit GEMM,
+// Convolution (k x k, stride 1, dilation d, zero padding d*(k/2)) as an implicit GEMM,
 // register-blocked, with no workgroup memory.
 //
 // Each invocation computes TN output pixels (strided by the workgroup width,

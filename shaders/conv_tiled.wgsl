@@ -1,4 +1,4 @@
-// Convolution (k x k, stride 1, zero padding k/2) as an implicit GEMM tiled
+// Convolution (k x k, stride 1, dilation DIL, zero padding DIL*(k/2)) as an implicit GEMM tiled
 // through workgroup memory: a 64-channel x 64-pixel output tile per workgroup
 // of 16x16 invocations, K staged 16 rows at a time, 4 channels (one vec4) x 4
 // pixels per invocation. The classic layout for discrete GPUs, where staging
@@ -6,7 +6,8 @@
 // conv_direct.wgsl. Same bindings, parameters and epilogue (conv_common.wgsl).
 
 const K: i32 = {{K}};
-const PAD: i32 = {{K}} / 2;
+const DIL: i32 = {{DIL}};
+const PAD: i32 = ({{K}} / 2) * DIL;
 const BK: u32 = 16u;
 
 {{COMMON}}
@@ -43,8 +44,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
             if (k < ktot && p < hw) {
                 let ci = k / u32(K * K);
                 let rem = i32(k % u32(K * K));
-                let y = i32(p / P.w) + rem / K - PAD;
-                let x = i32(p % P.w) + rem % K - PAD;
+                let y = i32(p / P.w) + (rem / K) * DIL - PAD;
+                let x = i32(p % P.w) + (rem % K) * DIL - PAD;
                 if (y >= 0 && y < hi && x >= 0 && x < wi) { v = load_x(img, ci, u32(y * wi + x)); }
             }
             Bs[idx] = v;

@@ -1,6 +1,8 @@
-// Bilinear resize with align_corners=True, exactly PyTorch's CPU kernel
-// (upsample_bilinear2d): src = scale * i with scale = (in-1)/(out-1) computed
-// on the host in f32 (a shader division is not correctly rounded), i0 = floor,
+// Bilinear resize, exactly PyTorch's CPU kernel (upsample_bilinear2d).
+// align_corners=True: src = scale * i with scale = (in-1)/(out-1);
+// HALF_PIXEL (align_corners=False): src = max(scale * (i + 0.5) - 0.5, 0) with
+// scale = in/out. The scale is computed on the host in f32 (a shader division
+// is not correctly rounded), i0 = floor,
 // i1 = i0 + (i0 < in-1), lambda clamped to [0,1]. No antialiasing, also when
 // downsampling 224 -> 7 (point sampling, as ICNet does).
 //
@@ -11,6 +13,12 @@
 // ADD_BASE writes base + resize(x) (the merge of two co-saliency levels).
 
 const ONE_MINUS: bool = {{ONE_MINUS}};
+const HALF_PIXEL: bool = {{HALF_PIXEL}};
+
+fn source(scale: f32, i: u32) -> f32 {
+    if (HALF_PIXEL) { return max(scale * (f32(i) + 0.5) - 0.5, 0.0); }
+    return scale * f32(i);
+}
 
 struct Params {
     planes: u32, channels: u32, in_h: u32, in_w: u32,
@@ -46,12 +54,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let img = plane / P.channels;
     let ch = plane % P.channels;
 
-    let sy = P.scale_h * f32(oy);
+    let sy = source(P.scale_h, oy);
     let y0 = u32(floor(sy));
     let y1 = select(y0, y0 + 1u, y0 < P.in_h - 1u);
     let ly1 = clamp(sy - f32(y0), 0.0, 1.0);
     let ly0 = 1.0 - ly1;
-    let sx = P.scale_w * f32(ox);
+    let sx = source(P.scale_w, ox);
     let x0 = u32(floor(sx));
     let x1 = select(x0, x0 + 1u, x0 < P.in_w - 1u);
     let lx1 = clamp(sx - f32(x0), 0.0, 1.0);

@@ -147,7 +147,7 @@ impl<'a> Builder<'a> {
 
     fn pool(&mut self, x: TensorId, planes: usize, h: usize, w: usize, name: String) -> TensorId {
         let y = self.t(name, planes * (h / 2) * (w / 2));
-        pool::push(&mut self.g, x, y, planes, h, w);
+        pool::push(&mut self.g, x, y, planes, h, w, false);
         y
     }
 
@@ -361,6 +361,7 @@ impl<'a> Builder<'a> {
                 out_off: 0,
                 out_bs: 96 * hw,
                 residual: None,
+                residual_after_act: false,
                 act: Act::Relu,
             },
         );

@@ -1,5 +1,6 @@
-//! Convolutions (3x3 pad 1 and 1x1) with fused bias, residual add and
-//! activation, and the decoder's concatenated input read from its sources.
+//! Convolutions (3x3 with "same" zero padding, optionally dilated, and 1x1)
+//! with fused bias, residual add and activation, and the ICNet decoder's
+//! concatenated input read from its sources.
 
 use super::Kernel;
 use crate::plan::{ConstId, Graph, Res, TensorId};
@@ -49,6 +50,9 @@ pub struct ConvLayer {
     pub cin: usize,
     pub cout: usize,
     pub k: usize,
+    /// Tap spacing; padding is `dilation * (k / 2)` so the size is kept
+    /// (U²-Netp's RSU blocks use 1, 2, 4 and 8).
+    pub dilation: usize,
     pub weight: ConstId,
     pub bias: ConstId,
 }
@@ -71,8 +75,16 @@ pub fn upload(g: &mut Graph, cw: &ConvWeights) -> ConvLayer {
         cin: ci,
         cout: co,
         k,
+        dilation: 1,
         weight: g.constant_f32(&w),
         bias: g.constant_f32(&b),
+    }
+}
+
+impl ConvLayer {
+    pub fn dilated(self, dilation: usize) -> ConvLayer {
+        assert!(dilation >= 1);
+        ConvLayer { dilation, ..self }
     }
 }
 
@@ -89,6 +101,9 @@ pub enum ConvInput {
         s: TensorId,
         of: TensorId,
     },
+    /// `cat([a, b], dim=1)` of two contiguous tensors, never materialised:
+    /// `a` is [img,ca,hw], `b` is [img,cin-ca,hw] (U²-Netp's decoder).
+    Pair { a: TensorId, b: TensorId, ca: u32 },
 }
 
 /// One convolution over `images` images of `h x w`.
@@ -103,8 +118,11 @@ pub struct ConvCall {
     pub out_off: usize,
     /// Words between images in the output (>= cout*h*w; larger when writing a slice).
     pub out_bs: usize,
-    /// `(tensor, offset, batch stride)` added before the activation.
+    /// `(tensor, offset, batch stride)` added before the activation
+    /// (ICNet's `Res`: `relu(x + conv(...))`), or after it when
+    /// `residual_after_act` (U²-Netp's RSU: `relu(conv(...)) + x`).
     pub residual: Option<(TensorId, usize, usize)>,
+    pub residual_after_act: bool,
     pub act: Act,
 }
 
@@ -133,16 +151,26 @@ impl ConvCall {
             out_off: 0,
             out_bs: layer.cout * h * w,
             residual: None,
+            residual_after_act: false,
             act,
         }
     }
 }
 
+/// Where the epilogue adds the residual, if there is one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Residual {
+    None,
+    BeforeAct,
+    AfterAct,
+}
+
 pub fn kernel(
     variant: ConvVariant,
     k: usize,
+    dilation: usize,
     input: &ConvInput,
-    residual: bool,
+    residual: Residual,
     act: Act,
 ) -> Kernel {
     let (input_decl, input_body, n_inputs) = match input {
@@ -160,8 +188,17 @@ pub fn kernel(
                 .to_string(),
             4,
         ),
+        ConvInput::Pair { ca, .. } => (
+            super::read_decls(4, &[("xa", "f32"), ("xb", "f32")]),
+            format!(
+                "    let hw = P.h * P.w;\n\
+                 \x20   if (ci < {ca}u) {{ return xa[img * P.in_bs + ci * hw + pix]; }}\n\
+                 \x20   return xb[img * P.map_bs + (ci - {ca}u) * hw + pix];"
+            ),
+            2,
+        ),
     };
-    let (res_decl, res_body) = if residual {
+    let (res_decl, res_body) = if residual != Residual::None {
         (
             super::read_decls(4 + n_inputs, &[("res", "f32")]),
             "    return v + res[P.res_off + img * P.res_bs + oc * hw + p];",
@@ -176,6 +213,15 @@ pub fn kernel(
             include_str!("../../../shaders/conv_common.wgsl").to_string(),
         ),
         ("K", k.to_string()),
+        ("DIL", dilation.to_string()),
+        (
+            "EPILOGUE",
+            match residual {
+                Residual::AfterAct => "add_residual(activate(b[l]), img, oc, hw, p)",
+                _ => "activate(add_residual(b[l], img, oc, hw, p))",
+            }
+            .to_string(),
+        ),
         (
             "ACT_BODY",
             match act {
@@ -197,7 +243,7 @@ pub fn kernel(
                 ("R", r.to_string()),
                 ("WGX", DIRECT_WGX.to_string()),
                 ("WGY", "1".into()),
-                ("BODY", direct_body(k, tn, r)),
+                ("BODY", direct_body(k, dilation, tn, r)),
             ]);
             Kernel::new("conv_direct", defs)
         }
@@ -214,9 +260,10 @@ const DIRECT_WGX: u32 = 64;
 /// The unrolled body of `conv_direct.wgsl` for `tn` pixels x `r` vec4
 /// channel groups per invocation: prologue (pixel coordinates, per-tap
 /// clamped offsets and border masks), the channel loop, and the stores.
-fn direct_body(k: usize, tn: u32, r: u32) -> String {
+fn direct_body(k: usize, dilation: usize, tn: u32, r: u32) -> String {
     use std::fmt::Write;
     let pad = (k / 2) as i32;
+    let dil = dilation as i32;
     let mut b = String::new();
     for j in 0..tn {
         let _ = writeln!(b, "    let p_{j} = min(p0 + {}u, hw - 1u);", j * DIRECT_WGX);
@@ -226,7 +273,10 @@ fn direct_body(k: usize, tn: u32, r: u32) -> String {
         );
     }
     for t in 0..k * k {
-        let (dy, dx) = ((t / k) as i32 - pad, (t % k) as i32 - pad);
+        let (dy, dx) = (
+            ((t / k) as i32 - pad) * dil,
+            ((t % k) as i32 - pad) * dil,
+        );
         for j in 0..tn {
             if k == 1 {
                 let _ = writeln!(b, "    let o_{t}_{j} = p_{j};");
@@ -314,6 +364,7 @@ pub fn push(g: &mut Graph, variant: ConvVariant, c: &ConvCall) {
     let (in_off, in_bs, map_bs) = match c.input {
         ConvInput::Plain { off, bs, .. } => (off, bs, 0),
         ConvInput::Concat { .. } => (0, (32 * hw) as u32, hw as u32),
+        ConvInput::Pair { ca, .. } => (0, ca * hw as u32, (l.cin - ca as usize) as u32 * hw as u32),
     };
     let (res_off, res_bs) = c
         .residual
@@ -339,6 +390,7 @@ pub fn push(g: &mut Graph, variant: ConvVariant, c: &ConvCall) {
         ConvInput::Concat { c, cm, s, of } => {
             bindings.extend([Res::T(c), Res::T(cm), Res::T(s), Res::T(of)])
         }
+        ConvInput::Pair { a, b, .. } => bindings.extend([Res::T(a), Res::T(b)]),
     }
     if let Some((t, _, _)) = c.residual {
         bindings.push(Res::T(t));
@@ -356,8 +408,13 @@ pub fn push(g: &mut Graph, variant: ConvVariant, c: &ConvCall) {
         ],
     };
     let flops = 2.0 * (c.images * hw * l.cout * l.cin * l.k * l.k) as f64;
+    let residual = match (c.residual, c.residual_after_act) {
+        (None, _) => Residual::None,
+        (Some(_), false) => Residual::BeforeAct,
+        (Some(_), true) => Residual::AfterAct,
+    };
     g.push(
-        kernel(variant, l.k, &c.input, c.residual.is_some(), c.act),
+        kernel(variant, l.k, l.dilation, &c.input, residual, c.act),
         params,
         bindings,
         groups,
@@ -367,7 +424,6 @@ pub fn push(g: &mut Graph, variant: ConvVariant, c: &ConvCall) {
 
 /// CPU reference: PyTorch `conv2d(x, w, b, padding=k/2)` on [images,cin,h,w]
 /// with OIHW weights, then optional residual and activation; f64 accumulation.
-#[allow(clippy::too_many_arguments)]
 pub fn cpu_conv(
     x: &[f32],
     images: usize,
@@ -377,8 +433,25 @@ pub fn cpu_conv(
     residual: Option<&[f32]>,
     act: Act,
 ) -> Vec<f32> {
+    cpu_conv_dilated(x, images, h, w, cw, 1, residual.map(|r| (r, false)), act)
+}
+
+/// [`cpu_conv`] with `dilation` (padding `dilation * (k/2)`) and the residual
+/// added before (`false`) or after (`true`) the activation.
+#[allow(clippy::too_many_arguments)]
+pub fn cpu_conv_dilated(
+    x: &[f32],
+    images: usize,
+    h: usize,
+    w: usize,
+    cw: &ConvWeights,
+    dilation: usize,
+    residual: Option<(&[f32], bool)>,
+    act: Act,
+) -> Vec<f32> {
     let (co, ci, k) = (cw.out_ch, cw.in_ch, cw.k);
-    let pad = (k / 2) as isize;
+    let d = dilation as isize;
+    let pad = (k / 2) as isize * d;
     let hw = h * w;
     let mut out = vec![0f32; images * co * hw];
     for n in 0..images {
@@ -389,8 +462,8 @@ pub fn cpu_conv(
                     for i in 0..ci {
                         for ky in 0..k {
                             for kx in 0..k {
-                                let sy = y as isize + ky as isize - pad;
-                                let sx = xx as isize + kx as isize - pad;
+                                let sy = y as isize + ky as isize * d - pad;
+                                let sx = xx as isize + kx as isize * d - pad;
                                 if sy < 0 || sx < 0 || sy >= h as isize || sx >= w as isize {
                                     continue;
                                 }
@@ -401,14 +474,16 @@ pub fn cpu_conv(
                         }
                     }
                     let idx = (n * co + o) * hw + y * w + xx;
-                    if let Some(r) = residual {
-                        acc += r[idx] as f64;
-                    }
-                    out[idx] = match act {
-                        Act::None => acc as f32,
-                        Act::Relu => acc.max(0.0) as f32,
-                        Act::Sigmoid => (1.0 / (1.0 + (-acc).exp())) as f32,
+                    let activate = |v: f64| match act {
+                        Act::None => v,
+                        Act::Relu => v.max(0.0),
+                        Act::Sigmoid => 1.0 / (1.0 + (-v).exp()),
                     };
+                    out[idx] = match residual {
+                        None => activate(acc),
+                        Some((r, false)) => activate(acc + r[idx] as f64),
+                        Some((r, true)) => activate(acc) + r[idx] as f64,
+                    } as f32;
                 }
             }
         }

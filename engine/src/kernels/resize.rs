@@ -1,7 +1,39 @@
-//! Bilinear resize with align_corners=True (`network.resize` in ICNet).
+//! Bilinear resize, with PyTorch's two coordinate conventions:
+//! align_corners=True (`network.resize` in ICNet) and half-pixel centres
+//! (align_corners=False: U²-Netp's `_upsample_like`, ONNX `pytorch_half_pixel`).
 
 use super::{f, linear_groups, Kernel};
 use crate::plan::{Graph, Res, TensorId};
+
+/// How output pixels map to input coordinates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Coords {
+    /// `src = dst * (in-1)/(out-1)`: corners map to corners.
+    AlignCorners,
+    /// `src = max((dst + 0.5) * in/out - 0.5, 0)`: pixel centres line up.
+    HalfPixel,
+}
+
+impl Coords {
+    /// The scale, computed in f32 on the host so that it is correctly rounded
+    /// (WGSL division is not), exactly as PyTorch computes it.
+    pub fn scale(self, input: usize, output: usize) -> f32 {
+        match self {
+            Coords::AlignCorners => ac_scale(input, output),
+            Coords::HalfPixel => input as f32 / output as f32,
+        }
+    }
+
+    /// Source coordinate of output index `i` (PyTorch's
+    /// `area_pixel_compute_source_index`).
+    pub fn source(self, input: usize, output: usize, i: usize) -> f32 {
+        let s = self.scale(input, output);
+        match self {
+            Coords::AlignCorners => s * i as f32,
+            Coords::HalfPixel => (s * (i as f32 + 0.5) - 0.5).max(0.0),
+        }
+    }
+}
 
 /// A resize of `images x channels` planes, reading/writing slices by offset
 /// and batch stride (in words).
@@ -21,6 +53,7 @@ pub struct ResizeCall {
     pub one_minus: bool,
     /// Write `base + resize(x)`; `base` is contiguous [images, channels, out].
     pub add_base: Option<TensorId>,
+    pub coords: Coords,
 }
 
 impl ResizeCall {
@@ -46,6 +79,7 @@ impl ResizeCall {
             out_bs: channels * out_hw.0 * out_hw.1,
             one_minus: false,
             add_base: None,
+            coords: Coords::AlignCorners,
         }
     }
 }
@@ -75,6 +109,7 @@ pub fn push(g: &mut Graph, c: &ResizeCall) {
         "resize_ac",
         vec![
             ("ONE_MINUS", c.one_minus.to_string()),
+            ("HALF_PIXEL", (c.coords == Coords::HalfPixel).to_string()),
             ("BASE_DECL", base_decl),
             ("BASE_BODY", base_body.to_string()),
         ],
@@ -90,8 +125,8 @@ pub fn push(g: &mut Graph, c: &ResizeCall) {
         c.in_bs as u32,
         c.out_off as u32,
         c.out_bs as u32,
-        f(ac_scale(c.in_hw.0, c.out_hw.0)),
-        f(ac_scale(c.in_hw.1, c.out_hw.1)),
+        f(c.coords.scale(c.in_hw.0, c.out_hw.0)),
+        f(c.coords.scale(c.in_hw.1, c.out_hw.1)),
     ];
     let mut bindings = vec![Res::T(c.src), Res::T(c.dst)];
     if let Some(b) = c.add_base {
@@ -108,10 +143,21 @@ pub fn cpu_resize_ac(
     in_hw: (usize, usize),
     out_hw: (usize, usize),
 ) -> Vec<f32> {
+    cpu_resize(x, planes, in_hw, out_hw, Coords::AlignCorners)
+}
+
+/// CPU reference of `F.interpolate(x, (oh, ow), mode='bilinear', align_corners=...)`.
+pub fn cpu_resize(
+    x: &[f32],
+    planes: usize,
+    in_hw: (usize, usize),
+    out_hw: (usize, usize),
+    coords: Coords,
+) -> Vec<f32> {
     let (ih, iw) = in_hw;
     let (oh, ow) = out_hw;
     let axis = |inp: usize, out: usize, i: usize| {
-        let src = ac_scale(inp, out) * i as f32;
+        let src = coords.source(inp, out, i);
         let i0 = src.floor() as usize;
         let i1 = if i0 < inp - 1 { i0 + 1 } else { i0 };
         let l1 = (src - i0 as f32).clamp(0.0, 1.0);

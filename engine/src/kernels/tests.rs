@@ -9,7 +9,7 @@ use super::conv::{self, Act, ConvCall, ConvInput, ConvVariant};
 use super::cosal;
 use super::gemm::{self, ALoad, GemmCall};
 use super::pool;
-use super::resize::{self, ResizeCall};
+use super::resize::{self, Coords, ResizeCall};
 use super::testutil::{assert_close, data, run};
 use crate::plan::{Graph, Role};
 use crate::weights::ConvWeights;
@@ -75,6 +75,67 @@ fn conv_matches_cpu_on_awkward_shapes() {
 }
 
 #[test]
+fn dilated_conv_with_residual_after_act_matches_cpu() {
+    // U²-Netp's RSU layers: dilations 2/4/8 on maps smaller than the dilation
+    // (most taps fall in the padding), 16-channel layers, relu(conv) + x.
+    // (images, cin, cout, h, w, dilation, residual after act)
+    let cases = [
+        (2, 16, 16, 10, 10, 2, false),
+        (1, 32, 64, 5, 7, 4, true),
+        (1, 16, 16, 3, 9, 8, false),
+        (3, 7, 5, 6, 13, 2, true),
+    ];
+    for &variant in VARIANTS {
+        for (ci, &(n, cin, cout, h, w, dil, after)) in cases.iter().enumerate() {
+            let cw = conv_weights(ci as u64 * 10 + 100, cout, cin, 3);
+            let x = data(ci as u64 * 10 + 102, n * cin * h * w, -1.0, 1.0);
+            let r = data(ci as u64 * 10 + 103, n * cout * h * w, -1.0, 1.0);
+            let mut g = Graph::new();
+            let tx = g.tensor("x", x.len(), Role::Input);
+            let tr = g.tensor("r", r.len(), Role::Input);
+            let ty = g.tensor("y", n * cout * h * w, Role::Output);
+            let layer = conv::upload(&mut g, &cw).dilated(dil);
+            let mut call = ConvCall::simple(layer, n, h, w, tx, ty, Act::Relu);
+            call.residual = Some((tr, 0, cout * h * w));
+            call.residual_after_act = after;
+            conv::push(&mut g, variant, &call);
+            let got = run(g, &[(tx, &x), (tr, &r)], &[ty]).remove(0);
+            let want =
+                conv::cpu_conv_dilated(&x, n, h, w, &cw, dil, Some((&r[..], after)), Act::Relu);
+            assert_close(&got, &want, 1e-5, 1e-5, &format!("dilated case {ci} {variant:?}"));
+        }
+    }
+}
+
+#[test]
+fn conv_over_a_pair_matches_cpu_concat() {
+    // U²-Netp's decoder reads cat([upsampled, skip]) from two tensors.
+    let (n, ca, cb, cout, h, w) = (2, 16, 12, 9, 5, 11);
+    let hw = h * w;
+    let cw = conv_weights(300, cout, ca + cb, 3);
+    let a = data(301, n * ca * hw, -1.0, 1.0);
+    let b = data(302, n * cb * hw, -1.0, 1.0);
+    let mut x = Vec::new();
+    for img in 0..n {
+        x.extend_from_slice(&a[img * ca * hw..(img + 1) * ca * hw]);
+        x.extend_from_slice(&b[img * cb * hw..(img + 1) * cb * hw]);
+    }
+    let want = conv::cpu_conv(&x, n, h, w, &cw, None, Act::Relu);
+    for &variant in VARIANTS {
+        let mut g = Graph::new();
+        let ta = g.tensor("a", a.len(), Role::Input);
+        let tb = g.tensor("b", b.len(), Role::Input);
+        let ty = g.tensor("y", n * cout * hw, Role::Output);
+        let layer = conv::upload(&mut g, &cw);
+        let mut call = ConvCall::simple(layer, n, h, w, ta, ty, Act::Relu);
+        call.input = ConvInput::Pair { a: ta, b: tb, ca: ca as u32 };
+        conv::push(&mut g, variant, &call);
+        let got = run(g, &[(ta, &a), (tb, &b)], &[ty]).remove(0);
+        assert_close(&got, &want, 1e-5, 1e-5, &format!("pair conv {variant:?}"));
+    }
+}
+
+#[test]
 fn conv_writes_and_reads_slices() {
     // Reads image 1..3 of a 4-image tensor and writes into channels 3.. of a wider output.
     let (cin, cout, h, w) = (6, 5, 4, 9);
@@ -103,6 +164,7 @@ fn conv_writes_and_reads_slices() {
                 out_off: 3 * hw,
                 out_bs: 9 * hw,
                 residual: None,
+                residual_after_act: false,
                 act: Act::None,
             },
         );
@@ -164,6 +226,7 @@ fn decoder_concat_is_read_from_its_sources() {
             out_off: 0,
             out_bs: 96 * hw,
             residual: None,
+            residual_after_act: false,
             act: Act::Relu,
         };
         conv::push(&mut g, variant, &call);
@@ -181,14 +244,23 @@ fn decoder_concat_is_read_from_its_sources() {
 
 #[test]
 fn maxpool_matches_cpu() {
-    let (planes, h, w) = (3, 6, 10);
-    let x = data(20, planes * h * w, -2.0, 2.0);
-    let mut g = Graph::new();
-    let tx = g.tensor("x", x.len(), Role::Input);
-    let ty = g.tensor("y", planes * 3 * 5, Role::Output);
-    pool::push(&mut g, tx, ty, planes, h, w);
-    let got = run(g, &[(tx, &x)], &[ty]).remove(0);
-    assert_eq!(got, pool::cpu_maxpool(&x, planes, h, w));
+    // Even sizes (VGG16), odd sizes in floor and ceil mode (U²-Netp), 1-pixel edges.
+    for &(planes, h, w, ceil) in &[
+        (3, 6, 10, false),
+        (2, 7, 9, false),
+        (2, 7, 9, true),
+        (1, 1, 5, true),
+        (4, 20, 20, true),
+    ] {
+        let x = data(20, planes * h * w, -2.0, 2.0);
+        let (oh, ow) = (pool::out_size(h, ceil), pool::out_size(w, ceil));
+        let mut g = Graph::new();
+        let tx = g.tensor("x", x.len(), Role::Input);
+        let ty = g.tensor("y", planes * oh * ow, Role::Output);
+        pool::push(&mut g, tx, ty, planes, h, w, ceil);
+        let got = run(g, &[(tx, &x)], &[ty]).remove(0);
+        assert_eq!(got, pool::cpu_maxpool(&x, planes, h, w, ceil), "{h}x{w} ceil={ceil}");
+    }
 }
 
 #[test]
@@ -211,6 +283,18 @@ fn resize_matches_pytorch_semantics() {
         let got = run(g, &[(tx, &x)], &[ty]).remove(0);
         let want = resize::cpu_resize_ac(&x, planes, ih, oh);
         assert_close(&got, &want, 1e-6, 0.0, &format!("resize case {ci}"));
+        // Half-pixel centres (U²-Netp), same cases.
+        let mut g = Graph::new();
+        let tx = g.tensor("x", x.len(), Role::Input);
+        let ty = g.tensor("y", planes * oh.0 * oh.1, Role::Output);
+        let call = ResizeCall {
+            coords: Coords::HalfPixel,
+            ..ResizeCall::simple(tx, ty, 1, planes, ih, oh)
+        };
+        resize::push(&mut g, &call);
+        let got_hp = run(g, &[(tx, &x)], &[ty]).remove(0);
+        let want_hp = resize::cpu_resize(&x, planes, ih, oh, Coords::HalfPixel);
+        assert_close(&got_hp, &want_hp, 1e-6, 0.0, &format!("half-pixel resize case {ci}"));
         if ih == oh {
             assert_eq!(got, x, "same-size resize must be the identity");
         }
@@ -435,10 +519,21 @@ fn every_shader_instantiation_passes_naga() {
                     s: dummy,
                     of: dummy,
                 },
+                ConvInput::Pair {
+                    a: dummy,
+                    b: dummy,
+                    ca: 16,
+                },
             ] {
-                for res in [false, true] {
+                for res in [
+                    conv::Residual::None,
+                    conv::Residual::BeforeAct,
+                    conv::Residual::AfterAct,
+                ] {
                     for act in [Act::None, Act::Relu, Act::Sigmoid] {
-                        kernels.push(conv::kernel(v, k, &input, res, act));
+                        for dil in [1, 2] {
+                            kernels.push(conv::kernel(v, k, dil, &input, res, act));
+                        }
                     }
                 }
             }
