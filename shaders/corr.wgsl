@@ -5,6 +5,9 @@
 const WG: u32 = 256u;
 const MAX_HW: u32 = 1024u;
 
+// 2 for ICNet's fore/back pair, 1 for the training-free model's foreground only.
+const BRANCHES: u32 = {{BRANCHES}}u;
+
 struct Params { images: u32, channels: u32, hw: u32, _p: u32 }
 
 @group(0) @binding(0) var<uniform> P: Params;
@@ -19,9 +22,9 @@ var<workgroup> red: array<f32, WG>;
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
     let m = wid.x;
     let z = wid.y;
-    let n = z / 2u;
-    let b = z % 2u;
-    let sbase = (2u * m + b) * P.channels;
+    let n = z / BRANCHES;
+    let b = z % BRANCHES;
+    let sbase = (BRANCHES * m + b) * P.channels;
     var ss = 0.0;
     for (var p = t; p < P.hw; p += WG) {
         var acc = 0.0;

@@ -5,6 +5,8 @@
 // then over H).
 
 const WG: u32 = 256u;
+// 2 for ICNet's fore/back pair, 1 for the training-free model's foreground only.
+const BRANCHES: u32 = {{BRANCHES}}u;
 const MAX_C: u32 = 512u;
 
 struct Params { branches: u32, channels: u32, h: u32, w: u32 }
@@ -20,7 +22,7 @@ var<workgroup> red: array<f32, WG>;
 @compute @workgroup_size(256, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
     let z = wid.x;
-    let n = z / 2u;
+    let n = z / BRANCHES;
     let hw = P.h * P.w;
     var ss = 0.0;
     for (var c = t; c < P.channels; c += WG) {

@@ -11,6 +11,7 @@
 
 pub mod error;
 pub mod gpu;
+pub mod metrics;
 pub mod postprocess;
 pub mod preprocess;
 pub mod spec_keys;

@@ -222,11 +222,11 @@ impl<'a> Builder<'a> {
         let nf = self.t(format!("{name}.nf"), n * channels * hw);
         cosal::push_l2norm(&mut self.g, feats, 0, channels * hw, nf, n, channels, hw);
         let siv = self.t(format!("{name}.siv"), 2 * n * channels);
-        cosal::push_siv(&mut self.g, nf, s2, siv, n, channels, h, w);
+        cosal::push_siv(&mut self.g, nf, s2, siv, n, channels, h, w, 2);
         let corr = self.t(format!("{name}.corr"), 2 * n * n * hw);
-        cosal::push_corr(&mut self.g, nf, siv, corr, n, channels, hw);
+        cosal::push_corr(&mut self.g, nf, siv, corr, n, channels, hw, 2);
         let csa = self.t(format!("{name}.csa"), 2 * n * hw);
-        cosal::push_csa(&mut self.g, corr, csa, n, hw);
+        cosal::push_csa(&mut self.g, corr, csa, n, hw, 2);
         self.probe(&format!("{name}.csa"), csa);
         let rank = if self.opts.inject_ranks {
             let r = self

@@ -75,14 +75,45 @@ pub struct PreparedPhoto {
 /// orientation is ignored, as `Image.open` ignores it. Empty, truncated,
 /// undecodable or zero-sized images are an [`Error::Image`].
 pub fn prepare_photo(bytes: &[u8]) -> Result<PreparedPhoto> {
+    Ok(decode_photo(bytes)?.prepare())
+}
+
+/// A decoded photo at its original size, RGB (Pillow's `convert('RGB')`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecodedPhoto {
+    /// `height*width*3` bytes, HWC.
+    pub rgb: Vec<u8>,
+    pub height: u32,
+    pub width: u32,
+}
+
+impl DecodedPhoto {
+    /// The 224x224 network input of [`prepare_photo`].
+    pub fn prepare(&self) -> PreparedPhoto {
+        let (w, h) = (self.width as usize, self.height as usize);
+        PreparedPhoto {
+            rgb: pillow_resize_bilinear(&self.rgb, w, h, 3, SIZE, SIZE),
+            height: self.height,
+            width: self.width,
+        }
+    }
+}
+
+/// Decodes a photo as [`prepare_photo`] does, keeping its original size
+/// (U²-Netp resizes it differently, and saliency maps go back to that size).
+pub fn decode_photo(bytes: &[u8]) -> Result<DecodedPhoto> {
     let img = decode(bytes)?;
-    let rgb = img.to_rgb();
-    let rgb = pillow_resize_bilinear(&rgb, img.width, img.height, 3, SIZE, SIZE);
-    Ok(PreparedPhoto {
-        rgb,
+    Ok(DecodedPhoto {
+        rgb: img.to_rgb(),
         height: img.height as u32,
         width: img.width as u32,
     })
+}
+
+/// Resizes an 8-bit grey map at a photo's original size to the 224x224 SISM
+/// input, exactly as [`prepare_sism`] does after decoding a saved PNG.
+pub fn sism_from_map(l: &[u8], width: u32, height: u32) -> Vec<u8> {
+    pillow_resize_bilinear(l, width as usize, height as usize, 1, SIZE, SIZE)
 }
 
 /// Decodes a single-image saliency map (SISM), converts it to 8-bit grey as
@@ -317,25 +348,62 @@ struct Coeffs {
     k: Vec<i32>,
 }
 
-/// The triangle (bilinear) filter, support 1.
-fn bilinear_filter(x: f64) -> f64 {
-    let x = x.abs();
-    if x < 1.0 {
-        1.0 - x
+/// Pillow's resampling filters used here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Filter {
+    /// Triangle, support 1 (`Image.BILINEAR`): ICNet's inputs.
+    Bilinear,
+    /// Truncated sinc, support 3 (`Image.LANCZOS`): rembg's U²-Netp input and output.
+    Lanczos,
+}
+
+impl Filter {
+    fn support(self) -> f64 {
+        match self {
+            Filter::Bilinear => 1.0,
+            Filter::Lanczos => 3.0,
+        }
+    }
+
+    fn weight(self, x: f64) -> f64 {
+        match self {
+            Filter::Bilinear => {
+                let x = x.abs();
+                if x < 1.0 {
+                    1.0 - x
+                } else {
+                    0.0
+                }
+            }
+            Filter::Lanczos => {
+                if (-3.0..3.0).contains(&x) {
+                    sinc(x) * sinc(x / 3.0)
+                } else {
+                    0.0
+                }
+            }
+        }
+    }
+}
+
+fn sinc(x: f64) -> f64 {
+    if x == 0.0 {
+        1.0
     } else {
-        0.0
+        let x = x * std::f64::consts::PI;
+        x.sin() / x
     }
 }
 
 /// Pillow's `precompute_coeffs` + `normalize_coeffs_8bpc` for the whole
 /// source range (box = 0..in_size). All in f64 exactly as the C code orders
 /// it, then rounded half away from zero to 22 fractional bits.
-fn precompute_coeffs(in_size: usize, out_size: usize) -> Coeffs {
+fn precompute_coeffs(in_size: usize, out_size: usize, filter: Filter) -> Coeffs {
     // (double)(in1 - in0) / outSize, with in0/in1 C floats
     let scale = f64::from(in_size as f32) / out_size as f64;
     // Downscaling widens the filter by the scale: this is Pillow's antialiasing.
     let filterscale = if scale < 1.0 { 1.0 } else { scale };
-    let support = 1.0 * filterscale;
+    let support = filter.support() * filterscale;
     let ksize = support.ceil() as usize * 2 + 1;
     let inv_filterscale = 1.0 / filterscale;
     let mut bounds = Vec::with_capacity(out_size);
@@ -349,7 +417,7 @@ fn precompute_coeffs(in_size: usize, out_size: usize) -> Coeffs {
         let n = (xmax - xmin).max(0) as usize;
         let mut ww = 0.0;
         for (x, wx) in w.iter_mut().enumerate().take(n) {
-            *wx = bilinear_filter(((x as i64 + xmin) as f64 - center + 0.5) * inv_filterscale);
+            *wx = filter.weight(((x as i64 + xmin) as f64 - center + 0.5) * inv_filterscale);
             ww += *wx;
         }
         let row = &mut k[xx * ksize..(xx + 1) * ksize];
@@ -374,8 +442,15 @@ fn clip8(ss: i64) -> u8 {
 
 /// One pass along x: `src` is `h` rows of `w` pixels, the result `h` rows of
 /// `out_w` pixels.
-fn resample_horizontal(src: &[u8], w: usize, h: usize, c: usize, out_w: usize) -> Vec<u8> {
-    let co = precompute_coeffs(w, out_w);
+fn resample_horizontal(
+    src: &[u8],
+    w: usize,
+    h: usize,
+    c: usize,
+    out_w: usize,
+    filter: Filter,
+) -> Vec<u8> {
+    let co = precompute_coeffs(w, out_w, filter);
     let mut out = vec![0u8; out_w * h * c];
     for (line_in, line_out) in src.chunks_exact(w * c).zip(out.chunks_exact_mut(out_w * c)) {
         for (xx, px_out) in line_out.chunks_exact_mut(c).enumerate() {
@@ -394,8 +469,15 @@ fn resample_horizontal(src: &[u8], w: usize, h: usize, c: usize, out_w: usize) -
 }
 
 /// One pass along y: `src` is `h` rows of `w` pixels, the result `out_h` rows.
-fn resample_vertical(src: &[u8], w: usize, h: usize, c: usize, out_h: usize) -> Vec<u8> {
-    let co = precompute_coeffs(h, out_h);
+fn resample_vertical(
+    src: &[u8],
+    w: usize,
+    h: usize,
+    c: usize,
+    out_h: usize,
+    filter: Filter,
+) -> Vec<u8> {
+    let co = precompute_coeffs(h, out_h, filter);
     let stride = w * c;
     let mut out = vec![0u8; stride * out_h];
     for (yy, line_out) in out.chunks_exact_mut(stride).enumerate() {
@@ -440,10 +522,24 @@ pub fn pillow_resize_bilinear(
     out_w: usize,
     out_h: usize,
 ) -> Vec<u8> {
+    pillow_resize(src, w, h, channels, out_w, out_h, Filter::Bilinear)
+}
+
+/// [`pillow_resize_bilinear`] with any of the [`Filter`]s (same machinery in
+/// Pillow; Lanczos weights can be negative, hence the clamping in `clip8`).
+pub fn pillow_resize(
+    src: &[u8],
+    w: usize,
+    h: usize,
+    channels: usize,
+    out_w: usize,
+    out_h: usize,
+    filter: Filter,
+) -> Vec<u8> {
     assert_eq!(
         src.len(),
         w * h * channels,
-        "pillow_resize_bilinear: src has the wrong length"
+        "pillow_resize: src has the wrong length"
     );
     if out_w == 0 || out_h == 0 || channels == 0 {
         return Vec::new();
@@ -455,19 +551,19 @@ pub fn pillow_resize_bilinear(
     let need_v = out_h != h;
     match (need_h, need_v) {
         (false, false) => src.to_vec(),
-        (true, false) => resample_horizontal(src, w, h, channels, out_w),
-        (false, true) => resample_vertical(src, w, h, channels, out_h),
+        (true, false) => resample_horizontal(src, w, h, channels, out_w, filter),
+        (false, true) => resample_vertical(src, w, h, channels, out_h, filter),
         (true, true) => {
             let (w_i, h_i, ow_i, oh_i) = (w as i64, h as i64, out_w as i64, out_h as i64);
             let vertical_first = oh_i < h_i && h_i - oh_i > 2 * (w_i - ow_i);
             if vertical_first {
-                let tmp = resample_vertical(src, w, h, channels, out_h);
-                resample_horizontal(&tmp, w, out_h, channels, out_w)
+                let tmp = resample_vertical(src, w, h, channels, out_h, filter);
+                resample_horizontal(&tmp, w, out_h, channels, out_w, filter)
             } else {
                 // Pillow only filters the source rows the vertical pass will
                 // read; every output row is the same either way.
-                let tmp = resample_horizontal(src, w, h, channels, out_w);
-                resample_vertical(&tmp, out_w, h, channels, out_h)
+                let tmp = resample_horizontal(src, w, h, channels, out_w, filter);
+                resample_vertical(&tmp, out_w, h, channels, out_h, filter)
             }
         }
     }

@@ -130,8 +130,20 @@ fn numel(shape: &[usize]) -> Option<usize> {
 /// Checks the complete key set. `entries` are (name, kind, shape, data length in elements
 /// when known) in file order. Returns one sentence listing every problem.
 fn validate(source: &str, entries: &[(&str, Kind, &[usize], Option<usize>)]) -> Result<()> {
-    let expected: HashMap<&str, &[usize]> = STATE_DICT.iter().copied().collect();
-    let counters: HashSet<&str> = BN_COUNTERS.iter().copied().collect();
+    validate_against(source, "the ICNet weights", STATE_DICT, BN_COUNTERS, entries)
+}
+
+/// Checks `entries` against the exact tensor table `table` (plus optional
+/// integer `counters`), naming the model `what` in the error.
+fn validate_against(
+    source: &str,
+    what: &str,
+    table: &[(&str, &[usize])],
+    counters: &[&str],
+    entries: &[(&str, Kind, &[usize], Option<usize>)],
+) -> Result<()> {
+    let expected: HashMap<&str, &[usize]> = table.iter().copied().collect();
+    let counters: HashSet<&str> = counters.iter().copied().collect();
 
     let mut seen: HashSet<&str> = HashSet::new();
     let mut duplicate = Vec::new();
@@ -171,7 +183,7 @@ fn validate(source: &str, entries: &[(&str, Kind, &[usize], Option<usize>)]) -> 
         }
     }
 
-    let missing: Vec<String> = STATE_DICT
+    let missing: Vec<String> = table
         .iter()
         .filter(|(k, _)| !seen.contains(k))
         .map(|(k, _)| k.to_string())
@@ -224,14 +236,11 @@ fn validate(source: &str, entries: &[(&str, Kind, &[usize], Option<usize>)]) -> 
         return Ok(());
     }
 
-    let mut msg = format!(
-        "{source} does not hold the ICNet weights: {}.",
-        problems.join("; ")
-    );
+    let mut msg = format!("{source} does not hold {what}: {}.", problems.join("; "));
     if let Some(hint) = prefix_hint(&missing, &unexpected) {
         msg.push(' ');
         msg.push_str(&hint);
-    } else if missing.len() == STATE_DICT.len() {
+    } else if missing.len() == table.len() && what == "the ICNet weights" {
         msg.push_str(" It does not look like an ICNet checkpoint at all.");
     }
     Err(Error::Weights(msg))
@@ -969,5 +978,106 @@ mod tests {
     fn unknown_prefix_panics() {
         let w = Weights::from_tensors(cheap_tensors(), Preprocess::Imagenet).unwrap();
         let _ = w.conv("vgg.vgg.1");
+    }
+}
+
+/// A named set of plain convolutions (OIHW weight + bias, no BatchNorm) with
+/// the file's metadata: the format of `models/u2netp.safetensors` and
+/// `models/vgg16-imagenet.safetensors`, checked as strictly as ICNet weights.
+pub struct ConvSet {
+    pub metadata: HashMap<String, String>,
+    convs: HashMap<String, ConvWeights>,
+}
+
+/// The shape of one conv in a [`ConvSet`]: (prefix, out, in, k).
+pub type ConvShape = (String, usize, usize, usize);
+
+impl ConvSet {
+    /// Reads and checks a file holding exactly the convs `shapes`; `what`
+    /// names the model in errors ("the U²-Netp weights").
+    pub fn from_file(path: &Path, what: &str, shapes: &[ConvShape]) -> Result<ConvSet> {
+        let bytes = std::fs::read(path).map_err(|e| {
+            Error::Io(format!(
+                "Could not read the weights file {}: {e}.",
+                path.display()
+            ))
+        })?;
+        Self::from_bytes_named(&bytes, &path.display().to_string(), what, shapes)
+    }
+
+    pub fn from_bytes_named(
+        bytes: &[u8],
+        source: &str,
+        what: &str,
+        shapes: &[ConvShape],
+    ) -> Result<ConvSet> {
+        let bad = |e: safetensors::SafeTensorError| {
+            Error::Weights(format!("{source} is not a valid safetensors file: {e}."))
+        };
+        let st = SafeTensors::deserialize(bytes).map_err(bad)?;
+        let (_, meta) = SafeTensors::read_metadata(bytes).map_err(bad)?;
+        let table: Vec<(String, Vec<usize>)> = shapes
+            .iter()
+            .flat_map(|(p, o, i, k)| {
+                [
+                    (format!("{p}.weight"), vec![*o, *i, *k, *k]),
+                    (format!("{p}.bias"), vec![*o]),
+                ]
+            })
+            .collect();
+        let table_ref: Vec<(&str, &[usize])> =
+            table.iter().map(|(n, s)| (n.as_str(), s.as_slice())).collect();
+        let names = meta.offset_keys();
+        let mut views = Vec::with_capacity(names.len());
+        for name in &names {
+            views.push((name.as_str(), st.tensor(name).map_err(bad)?));
+        }
+        let entries: Vec<(&str, Kind, &[usize], Option<usize>)> = views
+            .iter()
+            .map(|(n, v)| (*n, kind_of(v.dtype()), v.shape(), None))
+            .collect();
+        validate_against(source, what, &table_ref, &[], &entries)?;
+        let data: HashMap<&str, Vec<f32>> = views
+            .iter()
+            .map(|(n, v)| (*n, f32_from_le(v.data())))
+            .collect();
+        let convs = shapes
+            .iter()
+            .map(|(p, o, i, k)| {
+                let cw = ConvWeights {
+                    out_ch: *o,
+                    in_ch: *i,
+                    k: *k,
+                    weight: data[format!("{p}.weight").as_str()].clone(),
+                    bias: data[format!("{p}.bias").as_str()].clone(),
+                };
+                (p.clone(), cw)
+            })
+            .collect();
+        Ok(ConvSet {
+            metadata: meta.metadata().clone().unwrap_or_default(),
+            convs,
+        })
+    }
+
+    /// Builds a set from convs already in memory (tests, generated weights).
+    pub fn from_convs(convs: Vec<(String, ConvWeights)>, metadata: HashMap<String, String>) -> ConvSet {
+        ConvSet {
+            metadata,
+            convs: convs.into_iter().collect(),
+        }
+    }
+
+    /// The conv at `prefix`; panics on an unknown prefix (a programming error:
+    /// the file was checked against the model's table at load).
+    pub fn conv(&self, prefix: &str) -> &ConvWeights {
+        self.convs
+            .get(prefix)
+            .unwrap_or_else(|| panic!("no conv with prefix {prefix:?}"))
+    }
+
+    /// The pre-processing named by the file's `icnet.preprocess` metadata.
+    pub fn preprocess(&self) -> Result<Preprocess> {
+        Preprocess::from_metadata(self.metadata.get(PREPROCESS_METADATA_KEY).map(String::as_str))
     }
 }

@@ -116,3 +116,21 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 pub fn max_abs(a: &[f32]) -> f32 {
     a.iter().map(|x| x.abs()).fold(0.0, f32::max)
 }
+
+/// A model file made by `icnet fetch-models`, e.g. `u2netp.safetensors`.
+///
+/// The weights are downloaded, not committed, so tests that need them fail
+/// with the command that makes them (the README's test command runs it first).
+pub fn model_path(file: &str) -> PathBuf {
+    let dir = std::env::var_os("ICNET_MODELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../models"));
+    let p = dir.join(file);
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo run --release -p icnet-cli -- fetch-models` first \
+         (or point ICNET_MODELS at a folder that has it)",
+        p.display()
+    );
+    p
+}

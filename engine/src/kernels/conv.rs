@@ -339,17 +339,20 @@ fn direct_body(k: usize, dilation: usize, tn: u32, r: u32) -> String {
     b
 }
 
-/// Shrinks a direct variant's pixel block for small maps: a workgroup covers
+/// Shrinks a direct variant's block to the layer: a workgroup covers
 /// `64 * tn` pixels, so at 14x14 or 7x7 a 16-pixel block would leave most
 /// invocations idle (measured on lavapipe: VGG conv5 ran at 1.0 GFLOPS with
-/// tn = 16 against 4 GFLOPS at 28x28).
-pub fn fit_to(variant: ConvVariant, hw: usize) -> ConvVariant {
+/// tn = 16 against 4 GFLOPS at 28x28); and `4 * r` channels beyond `cout`
+/// would be computed and thrown away (U²-Netp's 16-channel layers under a
+/// 32-channel block did twice the work).
+pub fn fit_to(variant: ConvVariant, hw: usize, cout: usize) -> ConvVariant {
     match variant {
         ConvVariant::Direct { tn, r } => {
             let need = (hw as u32).div_ceil(DIRECT_WGX).next_power_of_two();
+            let cout4 = (cout as u32).div_ceil(4).next_power_of_two();
             ConvVariant::Direct {
                 tn: tn.min(need).max(1),
-                r,
+                r: r.min(cout4).max(1),
             }
         }
         v => v,
@@ -359,7 +362,7 @@ pub fn fit_to(variant: ConvVariant, hw: usize) -> ConvVariant {
 pub fn push(g: &mut Graph, variant: ConvVariant, c: &ConvCall) {
     let l = &c.layer;
     let hw = c.h * c.w;
-    let variant = fit_to(variant, hw);
+    let variant = fit_to(variant, hw, l.cout);
     let cout4 = l.cout.div_ceil(4);
     let (in_off, in_bs, map_bs) = match c.input {
         ConvInput::Plain { off, bs, .. } => (off, bs, 0),

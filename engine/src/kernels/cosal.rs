@@ -41,7 +41,8 @@ pub fn push_l2norm(
     );
 }
 
-/// `siv[z] = normalize(mean_hw(nf[z/2] * s[z]))`, s is [2N, hw].
+/// `siv[z] = normalize(mean_hw(nf[z/B] * s[z]))`, s is [B*N, hw] with
+/// `B = branches` (2: ICNet's fore/back pair; 1: foreground only).
 #[allow(clippy::too_many_arguments)]
 pub fn push_siv(
     g: &mut Graph,
@@ -52,17 +53,19 @@ pub fn push_siv(
     channels: usize,
     h: usize,
     w: usize,
+    branches: usize,
 ) {
     g.push(
-        Kernel::new("siv", vec![]),
-        vec![(2 * images) as u32, channels as u32, h as u32, w as u32],
+        Kernel::new("siv", vec![("BRANCHES", branches.to_string())]),
+        vec![(branches * images) as u32, channels as u32, h as u32, w as u32],
         vec![Res::T(nf), Res::T(s), Res::T(siv)],
-        [(2 * images) as u32, 1, 1],
-        2.0 * (2 * images * channels * h * w) as f64,
+        [(branches * images) as u32, 1, 1],
+        2.0 * (branches * images * channels * h * w) as f64,
     );
 }
 
-/// `corr[z, m, :] = normalize_hw(<nf[z/2], siv[2m + z%2]>)`, [2N, N, hw].
+/// `corr[z, m, :] = normalize_hw(<nf[z/B], siv[B*m + z%B]>)`, [B*N, N, hw].
+#[allow(clippy::too_many_arguments)]
 pub fn push_corr(
     g: &mut Graph,
     nf: TensorId,
@@ -71,24 +74,32 @@ pub fn push_corr(
     images: usize,
     channels: usize,
     hw: usize,
+    branches: usize,
 ) {
     g.push(
-        Kernel::new("corr", vec![]),
+        Kernel::new("corr", vec![("BRANCHES", branches.to_string())]),
         vec![images as u32, channels as u32, hw as u32, 0],
         vec![Res::T(nf), Res::T(siv), Res::T(corr)],
-        [images as u32, (2 * images) as u32, 1],
-        2.0 * (2 * images * images * channels * hw) as f64,
+        [images as u32, (branches * images) as u32, 1],
+        2.0 * (branches * images * images * channels * hw) as f64,
     );
 }
 
-/// Min-max normalised co-salient attention per branch, [2N, hw].
-pub fn push_csa(g: &mut Graph, corr: TensorId, csa: TensorId, images: usize, hw: usize) {
+/// Min-max normalised co-salient attention per branch, [B*N, hw].
+pub fn push_csa(
+    g: &mut Graph,
+    corr: TensorId,
+    csa: TensorId,
+    images: usize,
+    hw: usize,
+    branches: usize,
+) {
     g.push(
         Kernel::new("csa", vec![]),
         vec![images as u32, hw as u32, 0, 0],
         vec![Res::T(corr), Res::T(csa)],
-        [(2 * images) as u32, 1, 1],
-        6.0 * (2 * images * images * hw) as f64,
+        [(branches * images) as u32, 1, 1],
+        6.0 * (branches * images * images * hw) as f64,
     );
 }
 

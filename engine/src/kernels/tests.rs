@@ -370,9 +370,9 @@ fn cosal_chain(images: usize, channels: usize, h: usize, w: usize, seed: u64) {
     let ta = g.tensor("a", 2 * images * cout * channels, Role::Transient);
     let tx = g.tensor("x", 2 * images * cout * hw, Role::Output);
     cosal::push_l2norm(&mut g, tf, 0, channels * hw, tnf, images, channels, hw);
-    cosal::push_siv(&mut g, tnf, ts, tsiv, images, channels, h, w);
-    cosal::push_corr(&mut g, tnf, tsiv, tcorr, images, channels, hw);
-    cosal::push_csa(&mut g, tcorr, tcsa, images, hw);
+    cosal::push_siv(&mut g, tnf, ts, tsiv, images, channels, h, w, 2);
+    cosal::push_corr(&mut g, tnf, tsiv, tcorr, images, channels, hw, 2);
+    cosal::push_csa(&mut g, tcorr, tcsa, images, hw, 2);
     cosal::push_rank(&mut g, tcsa, trank, 2 * images, hw);
     let wc = g.constant_f32(&wts);
     let bc = g.constant_f32(&bias);
@@ -553,4 +553,43 @@ pub fn validate(src: &str, name: &str) {
     )
     .validate(&module)
     .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+}
+
+#[test]
+fn foreground_only_cosal_ops_match_the_foreground_branch() {
+    // The training-free model runs SIV/corr/CSA with one branch per image;
+    // each result must equal the foreground (even) branch of the pair layout.
+    let (images, channels, h, w) = (3, 37, 5, 7);
+    let hw = h * w;
+    let feats = data(700, images * channels * hw, -1.0, 1.0);
+    let s2 = data(701, 2 * images * hw, 0.0, 1.0);
+    let fore: Vec<f32> = (0..images)
+        .flat_map(|n| s2[2 * n * hw..(2 * n + 1) * hw].to_vec())
+        .collect();
+    let nf_ref = cosal::cpu_l2norm(&feats, images, channels, hw);
+    let siv_ref = cosal::cpu_siv(&nf_ref, &s2, images, channels, hw);
+    let corr_ref = cosal::cpu_corr(&nf_ref, &siv_ref, images, channels, hw);
+    let csa_ref = cosal::cpu_csa(&corr_ref, images, hw);
+
+    let mut g = Graph::new();
+    let tf = g.tensor("f", feats.len(), Role::Input);
+    let ts = g.tensor("s", fore.len(), Role::Input);
+    let tnf = g.tensor("nf", feats.len(), Role::Transient);
+    let tsiv = g.tensor("siv", images * channels, Role::Transient);
+    let tcorr = g.tensor("corr", images * images * hw, Role::Transient);
+    let tcsa = g.tensor("csa", images * hw, Role::Output);
+    cosal::push_l2norm(&mut g, tf, 0, channels * hw, tnf, images, channels, hw);
+    cosal::push_siv(&mut g, tnf, ts, tsiv, images, channels, h, w, 1);
+    cosal::push_corr(&mut g, tnf, tsiv, tcorr, images, channels, hw, 1);
+    cosal::push_csa(&mut g, tcorr, tcsa, images, hw, 1);
+    let got = run(g, &[(tf, &feats), (ts, &fore)], &[tcsa]).remove(0);
+    for n in 0..images {
+        assert_close(
+            &got[n * hw..(n + 1) * hw],
+            &csa_ref[2 * n * hw..(2 * n + 1) * hw],
+            1e-5,
+            1e-4,
+            &format!("foreground-only csa, image {n}"),
+        );
+    }
 }
