@@ -1,5 +1,6 @@
-//! The public entry point: an [`Engine`] owns the device and the weights and
-//! runs whole photo groups, compiling (and caching) one plan per group size.
+//! The public entry point: an [`Engine`] owns the device and a co-saliency
+//! model (trained ICNet weights, or the training-free model) and runs whole
+//! photo groups, compiling (and caching) one plan per group size.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -10,7 +11,8 @@ use crate::network::{
 };
 use crate::plan::{Graph, Plan, Role, StageTiming, TensorId};
 use crate::preprocess::{self, PreparedPhoto};
-use crate::weights::{ConvWeights, Weights};
+use crate::preprocess::Preprocess;
+use crate::weights::{ConvSet, ConvWeights, Weights};
 use crate::{Error, Gpu, Result};
 
 /// Largest group the co-saliency kernels accept (their per-group arrays live
@@ -65,9 +67,35 @@ struct Compiled {
     plan: Plan,
 }
 
+/// Which co-saliency model an [`Engine`] runs; both take photos and SISMs
+/// and give one 224x224 map per photo.
+pub enum Model {
+    /// ICNet with trained weights (the official checkpoint or our own).
+    Icnet(Weights),
+    /// The training-free model of [`crate::csa`] on VGG16 weights.
+    Csa(ConvSet),
+}
+
+impl Model {
+    pub fn preprocess(&self) -> Result<Preprocess> {
+        match self {
+            Model::Icnet(w) => Ok(w.preprocess),
+            Model::Csa(v) => v.preprocess(),
+        }
+    }
+
+    /// A short name for reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Model::Icnet(_) => "icnet",
+            Model::Csa(_) => "csa",
+        }
+    }
+}
+
 pub struct Engine {
     pub gpu: Gpu,
-    pub weights: Weights,
+    pub model: Model,
     pub variant: ConvVariant,
     /// Variant timings measured at start-up (empty when the variant was given).
     pub tuning: Vec<(ConvVariant, f64)>,
@@ -76,14 +104,20 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// An engine running ICNet with `weights`.
     pub fn new(gpu: Gpu, weights: Weights, opts: EngineOptions) -> Result<Engine> {
+        Self::with_model(gpu, Model::Icnet(weights), opts)
+    }
+
+    pub fn with_model(gpu: Gpu, model: Model, opts: EngineOptions) -> Result<Engine> {
+        model.preprocess()?;
         let (variant, tuning) = match opts.variant {
             Some(v) => (v, Vec::new()),
             None => tune_conv(&gpu)?,
         };
         Ok(Engine {
             gpu,
-            weights,
+            model,
             variant,
             tuning,
             opts,
@@ -98,7 +132,11 @@ impl Engine {
             .limits
             .max_storage_buffer_binding_size
             .min(self.gpu.limits.max_buffer_size);
-        let mut chunk = (limit / LARGEST_PER_IMAGE_BYTES) as usize;
+        let largest = match self.model {
+            Model::Icnet(_) => LARGEST_PER_IMAGE_BYTES,
+            Model::Csa(_) => crate::csa::LARGEST_PER_IMAGE_BYTES,
+        };
+        let mut chunk = (limit / largest) as usize;
         if let Some(b) = self.opts.memory_budget {
             chunk = chunk.min((b / CHUNK_BYTES_PER_IMAGE) as usize);
         }
@@ -117,16 +155,25 @@ impl Engine {
         let key = (n, inject, keep);
         if self.compiled.as_ref().map(|c| c.key) != Some(key) {
             self.compiled = None; // free the previous plan's memory first
-            let mut net = network::build(
-                &self.weights,
-                &NetworkOptions {
-                    images: n,
-                    chunk: self.chunk_size(n),
-                    variant: self.variant,
-                    inject_ranks: inject,
-                    keep_intermediates: keep,
-                },
-            );
+            let chunk = self.chunk_size(n);
+            let mut net = match &self.model {
+                Model::Icnet(w) => network::build(
+                    w,
+                    &NetworkOptions {
+                        images: n,
+                        chunk,
+                        variant: self.variant,
+                        inject_ranks: inject,
+                        keep_intermediates: keep,
+                    },
+                ),
+                Model::Csa(_) if inject => {
+                    return Err(Error::Unsupported(
+                        "the training-free model has no permutation to inject".into(),
+                    ))
+                }
+                Model::Csa(v) => crate::csa::build(v, n, chunk, self.variant),
+            };
             let graph = std::mem::take(&mut net.graph);
             let plan = Plan::compile(&self.gpu, graph)?;
             self.compiled = Some(Compiled { key, net, plan });
@@ -187,9 +234,10 @@ impl Engine {
                 sisms.len()
             )));
         }
+        let mode = self.model.preprocess()?;
         let mut images = Vec::with_capacity(photos.len() * 3 * S * S);
         for p in photos {
-            images.extend(preprocess::normalize(&p.rgb, self.weights.preprocess));
+            images.extend(preprocess::normalize(&p.rgb, mode));
         }
         let mut s = Vec::with_capacity(sisms.len() * S * S);
         for m in sisms {

@@ -7,6 +7,8 @@
 //! - [`preprocess`] / [`postprocess`]: Pillow- and OpenCV-exact image handling around the network.
 //! - [`kernels`]: one module per WGSL compute kernel, each with a CPU reference.
 //! - [`plan`]: the fixed execution graph with liveness-planned buffers.
+//! - [`network`] / [`csa`]: the two co-saliency models as fixed graphs (trained
+//!   ICNet; the training-free model); [`u2netp`]: the SISM model.
 //! - [`engine`]: the public entry point that runs a whole photo group.
 
 pub mod error;
@@ -24,7 +26,8 @@ pub mod plan;
 
 pub use gpu::{Gpu, GpuOptions};
 pub mod engine;
+pub mod csa;
 pub mod network;
 pub mod u2netp;
 
-pub use engine::{Engine, EngineOptions, RunOutput, RunRequest};
+pub use engine::{Engine, EngineOptions, Model, RunOutput, RunRequest};

@@ -984,6 +984,7 @@ mod tests {
 /// A named set of plain convolutions (OIHW weight + bias, no BatchNorm) with
 /// the file's metadata: the format of `models/u2netp.safetensors` and
 /// `models/vgg16-imagenet.safetensors`, checked as strictly as ICNet weights.
+#[derive(Clone)]
 pub struct ConvSet {
     pub metadata: HashMap<String, String>,
     convs: HashMap<String, ConvWeights>,

@@ -11,6 +11,7 @@
 pub mod conv;
 pub mod cosal;
 pub mod gemm;
+pub mod mul;
 pub mod pool;
 pub mod resize;
 
@@ -32,6 +33,7 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("csa", include_str!("../../../shaders/csa.wgsl")),
     ("rank", include_str!("../../../shaders/rank.wgsl")),
     ("gemm", include_str!("../../../shaders/gemm.wgsl")),
+    ("mul", include_str!("../../../shaders/mul.wgsl")),
 ];
 
 /// A shader plus its template values: what a pipeline is made from.

@@ -24,10 +24,26 @@ pub fn push(
     w: usize,
     ceil: bool,
 ) {
+    push_from(g, src, 0, dst, planes, h, w, ceil)
+}
+
+/// [`push`] reading the planes from word `src_off` of `src` (a chunk's slice
+/// of a group-wide tensor).
+#[allow(clippy::too_many_arguments)]
+pub fn push_from(
+    g: &mut Graph,
+    src: TensorId,
+    src_off: usize,
+    dst: TensorId,
+    planes: usize,
+    h: usize,
+    w: usize,
+    ceil: bool,
+) {
     let (oh, ow) = (out_size(h, ceil), out_size(w, ceil));
     g.push(
         Kernel::new("maxpool", vec![]),
-        vec![planes as u32, h as u32, w as u32, oh as u32, ow as u32, 0, 0, 0],
+        vec![planes as u32, h as u32, w as u32, oh as u32, ow as u32, src_off as u32, 0, 0],
         vec![Res::T(src), Res::T(dst)],
         linear_groups(planes * oh * ow, 256),
         0.0,
