@@ -24,15 +24,20 @@
 //! first, and max/mean are taken of the averaged curve.
 //!
 //! Everything is f64 and follows pysodmetrics' (numpy's) order of operations,
-//! summation order included: S-measure has discontinuous branches (an SSIM of
-//! two constant regions is 1 only if the variance comes out exactly 0), so a
-//! different rounding could change a score by much more than one ulp.
+//! summation order included (pairwise, and strided views through numpy's
+//! 8192-element buffer, as numpy 2.3 does): S-measure has discontinuous
+//! branches (the SSIM of a constant prediction over a constant quadrant is 1
+//! only if the variance comes out exactly 0), so a different rounding could
+//! change a score by much more than one ulp.
 //!
 //! pysodmetrics behaviours kept on purpose (they are what published numbers
 //! use):
+//! - E divides by `N - 1 + eps`, not `N`: a perfect prediction scores
+//!   `N / (N - 1)`, above 1, and a 1×1 image about 4.5e15.
 //! - An empty ground truth gives F = 0 at every threshold, even for a perfect
-//!   (all-black) prediction, and E-measures up to `N / (N - 1)`, above 1.
-//! - E divides by `N - 1 + eps`: a 1×1 image scores E ≈ 4.5e15.
+//!   (all-black) prediction; its E is the predicted background over `N - 1`.
+//! - The adaptive threshold of an all-black prediction is 0, which marks
+//!   every pixel foreground.
 //! - S-measure is NaN when the ground truth is mixed and the rounded
 //!   foreground centroid lies on the last row or column (always for a
 //!   one-row or one-column image): one of the four SSIM regions is then
@@ -353,7 +358,12 @@ fn s_measure(p: &[f64], g: &[bool], fg: usize, width: usize, height: usize) -> f
 /// their mean and standard deviation, weighted by the foreground ratio.
 fn object_score(p: &[f64], g: &[bool], fg: usize) -> f64 {
     let gt_mean = fg as f64 / p.len() as f64;
-    let fore: Vec<f64> = p.iter().zip(g).filter(|(_, &y)| y).map(|(&x, _)| x).collect();
+    let fore: Vec<f64> = p
+        .iter()
+        .zip(g)
+        .filter(|(_, &y)| y)
+        .map(|(&x, _)| x)
+        .collect();
     let back: Vec<f64> = p
         .iter()
         .zip(g)
@@ -462,7 +472,8 @@ fn ssim(p: &[f64], g: &[bool], v: View) -> f64 {
     let denominator = (n - 1) as f64 + EPS;
     let sigma_x = np_sum(&dx.iter().map(|d| d * d).collect::<Vec<_>>()) / denominator;
     let sigma_y = np_sum(&dy.iter().map(|d| d * d).collect::<Vec<_>>()) / denominator;
-    let sigma_xy = np_sum(&dx.iter().zip(&dy).map(|(a, b)| a * b).collect::<Vec<_>>()) / denominator;
+    let sigma_xy =
+        np_sum(&dx.iter().zip(&dy).map(|(a, b)| a * b).collect::<Vec<_>>()) / denominator;
     let alpha = 4.0 * x * y * sigma_xy;
     let beta = (x * x + y * y) * (sigma_x + sigma_y);
     if alpha != 0.0 {

@@ -122,11 +122,15 @@ pub fn sism_from_map(l: &[u8], width: u32, height: u32) -> Vec<u8> {
 /// its high bytes) and resizes it to 224×224 (Pillow bilinear).
 /// Returns `SIZE*SIZE` bytes, row-major. Errors as [`prepare_photo`].
 pub fn prepare_sism(bytes: &[u8]) -> Result<Vec<u8>> {
+    let (l, w, h) = decode_sism(bytes)?;
+    Ok(sism_from_map(&l, w, h))
+}
+
+/// Decodes a SISM to 8-bit grey at its own size, as [`prepare_sism`] does:
+/// `(pixels, width, height)`.
+pub fn decode_sism(bytes: &[u8]) -> Result<(Vec<u8>, u32, u32)> {
     let img = decode(bytes)?;
-    let l = img.to_l();
-    Ok(pillow_resize_bilinear(
-        &l, img.width, img.height, 1, SIZE, SIZE,
-    ))
+    Ok((img.to_l(), img.width as u32, img.height as u32))
 }
 
 /// ImageNet mean and standard deviation, as the float32 values torchvision uses.

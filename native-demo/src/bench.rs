@@ -28,7 +28,7 @@ pub fn bench(a: &BenchArgs) -> Result<ExitCode, String> {
         }
     }
     .map_err(clause)?;
-    let mut engine = device::open_engine(&a.device, weights)?;
+    let mut engine = device::open_engine(&a.device, icnet_engine::Model::Icnet(weights))?;
     out(&format!("adapter: {}", engine.gpu.describe()));
     if !engine.tuning.is_empty() {
         out(&format!("conv variant tuning ({TUNE_LAYER}):"));

@@ -30,6 +30,19 @@ pub enum Command {
     Bench(BenchArgs),
     /// Write the deterministic test weights (for trying the pipeline without the official checkpoint).
     MakeTestWeights(MakeTestWeightsArgs),
+    /// Download the public VGG16 and U²-Netp weights and convert them into models/.
+    FetchModels(crate::fetch_models::FetchModelsArgs),
+    /// Score saliency maps against ground-truth masks (S-measure, E-measure, F-measure, MAE).
+    Eval(crate::eval::EvalArgs),
+}
+
+/// The co-saliency model of `icnet run`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelChoice {
+    /// ICNet with trained weights (needs --weights).
+    Icnet,
+    /// The training-free model: ImageNet VGG16 + ICNet's correlation cues (models/vgg16-imagenet.safetensors).
+    Csa,
 }
 
 #[derive(Args, Debug)]
@@ -37,16 +50,28 @@ pub struct RunArgs {
     /// Folder of groups (one subfolder per group), or a folder of photos (one group).
     #[arg(value_name = "IMG_ROOT")]
     pub img_root: PathBuf,
-    /// Single-image saliency maps: SISM_ROOT/<group>/<stem>.png for each photo
-    /// (for a single group also SISM_ROOT/<stem>.png).
-    #[arg(long, value_name = "SISM_ROOT")]
-    pub sisms: PathBuf,
-    /// ICNet weights (.safetensors).
-    #[arg(long, value_name = "FILE")]
-    pub weights: PathBuf,
     /// Output folder; maps are written to OUT/<group>/<stem>.png.
     #[arg(long, value_name = "OUT")]
     pub out: PathBuf,
+    /// Single-image saliency maps: SISM_ROOT/<group>/<stem>.png for each photo
+    /// (for a single group also SISM_ROOT/<stem>.png). Default: computed with U²-Netp.
+    #[arg(long, value_name = "SISM_ROOT")]
+    pub sisms: Option<PathBuf>,
+    /// Also write the SISMs (computed or given) as DIR/<group>/<stem>.png, 8-bit, original size.
+    #[arg(long, value_name = "DIR")]
+    pub save_sisms: Option<PathBuf>,
+    /// ICNet weights (.safetensors); selects --model icnet.
+    #[arg(long, value_name = "FILE")]
+    pub weights: Option<PathBuf>,
+    /// Co-saliency model; default: icnet with --weights, else csa.
+    #[arg(long, value_enum, value_name = "MODEL")]
+    pub model: Option<ModelChoice>,
+    /// Where `icnet fetch-models` put the models.
+    #[arg(long, value_name = "DIR", default_value = "models")]
+    pub models: PathBuf,
+    /// Also write a side-by-side picture per photo (photo | SISM | map | overlay) as DIR/<group>/<stem>.png.
+    #[arg(long, value_name = "DIR")]
+    pub pictures: Option<PathBuf>,
     /// Also write the raw 224x224 float32 map as OUT/<group>/<stem>.npy.
     #[arg(long)]
     pub raw: bool,

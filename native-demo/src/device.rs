@@ -2,8 +2,7 @@
 //! report (adapter, limits, convolution variant) on stderr: results depend on
 //! the adapter and the chosen kernel, so every run says which it used.
 
-use icnet_engine::weights::Weights;
-use icnet_engine::{Engine, EngineOptions, Gpu, GpuOptions};
+use icnet_engine::{Engine, EngineOptions, Gpu, GpuOptions, Model};
 
 use crate::cli::DeviceArgs;
 use crate::text::{clause, mib, secs};
@@ -20,7 +19,7 @@ pub fn gpu_options(a: &DeviceArgs) -> GpuOptions {
 }
 
 /// Opens the device, measures (or takes) the convolution variant and reports both.
-pub fn open_engine(a: &DeviceArgs, weights: Weights) -> Result<Engine, String> {
+pub fn open_engine(a: &DeviceArgs, model: Model) -> Result<Engine, String> {
     let gpu = Gpu::new_blocking(&gpu_options(a)).map_err(clause)?;
     eprintln!(
         "adapter: {} (driver: {}); max storage binding {:.0} MiB, max buffer {:.0} MiB",
@@ -36,9 +35,9 @@ pub fn open_engine(a: &DeviceArgs, weights: Weights) -> Result<Engine, String> {
     if a.conv_variant.is_none() {
         eprintln!("conv variant: measuring the candidates on this adapter ...");
     }
-    let engine = Engine::new(
+    let engine = Engine::with_model(
         gpu,
-        weights,
+        model,
         EngineOptions {
             variant: a.conv_variant,
             memory_budget: a.memory_budget_mib.map(|m| m.saturating_mul(MIB)),

@@ -173,7 +173,24 @@ pub fn find_groups(root: &Path) -> Result<Layout, String> {
 /// The checks that need no decoding: the group has photos, no two photos
 /// share an output name, and every photo has its SISM. Returns the SISM paths
 /// in photo order.
+/// Checks that a group has photos (when its SISMs are computed, not read).
+pub fn check_photos(group: &Group) -> Result<(), Problem> {
+    if group.photos.is_empty() {
+        return Err(Problem::new(
+            "no photos",
+            format!(
+                "group {}: the folder {} holds no photos ({})",
+                group.name,
+                group.dir.display(),
+                PHOTO_EXTENSIONS.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
 pub fn check_group(group: &Group, sism_root: &Path, single: bool) -> Result<Vec<PathBuf>, Problem> {
+    check_photos(group)?;
     if group.photos.is_empty() {
         return Err(Problem::new(
             "no photos",

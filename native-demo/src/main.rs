@@ -8,9 +8,12 @@ mod bench;
 mod cli;
 mod device;
 mod discover;
+mod eval;
+mod fetch_models;
 mod info;
 mod make_weights;
 mod npy;
+mod picture;
 mod run;
 mod text;
 
@@ -25,6 +28,8 @@ fn main() -> ExitCode {
         cli::Command::Info => info::info(),
         cli::Command::Bench(args) => bench::bench(&args),
         cli::Command::MakeTestWeights(args) => make_weights::make_test_weights(&args),
+        cli::Command::FetchModels(args) => fetch_models::fetch_models(&args),
+        cli::Command::Eval(args) => eval::eval(&args),
     };
     match result {
         Ok(code) => code,

@@ -16,27 +16,37 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use icnet_engine::postprocess;
-use icnet_engine::preprocess::{self, PreparedPhoto, SIZE};
-use icnet_engine::weights::Weights;
-use icnet_engine::Engine;
+use icnet_engine::preprocess::{self, DecodedPhoto, PreparedPhoto, SIZE};
+use icnet_engine::u2netp::{self, U2Netp};
+use icnet_engine::weights::{ConvSet, Weights};
+use icnet_engine::{Engine, Model};
 
-use crate::cli::{DeviceArgs, RunArgs};
+use crate::cli::{DeviceArgs, ModelChoice, RunArgs};
 use crate::device;
 use crate::discover::{self, Group, Problem};
 use crate::npy;
+use crate::picture;
 use crate::text::{clause, secs};
 
-/// Opens the GPU on first use.
+/// Opens the GPU (and compiles U²-Netp) on first use.
 struct LazyEngine<'a> {
     args: &'a DeviceArgs,
-    weights: Option<Weights>,
-    engine: Option<Engine>,
+    model: Option<Model>,
+    u2_weights: Option<ConvSet>,
+    engine: Option<(Engine, Option<U2Netp>)>,
 }
 
 impl LazyEngine<'_> {
-    fn get(&mut self) -> Result<&mut Engine, String> {
-        if let Some(w) = self.weights.take() {
-            self.engine = Some(device::open_engine(self.args, w)?);
+    fn get(&mut self) -> Result<&mut (Engine, Option<U2Netp>), String> {
+        if let Some(m) = self.model.take() {
+            let engine = device::open_engine(self.args, m)?;
+            let u2 = match self.u2_weights.take() {
+                Some(w) => {
+                    Some(U2Netp::new(&engine.gpu, &w, engine.variant).map_err(clause)?)
+                }
+                None => None,
+            };
+            self.engine = Some((engine, u2));
         }
         self.engine
             .as_mut()
@@ -44,13 +54,57 @@ impl LazyEngine<'_> {
     }
 }
 
+/// A model file from `icnet fetch-models`, or a sentence saying how to get it.
+fn model_file(a: &RunArgs, file: &str, why: &str) -> Result<std::path::PathBuf, String> {
+    let p = a.models.join(file);
+    if p.is_file() {
+        Ok(p)
+    } else {
+        Err(format!(
+            "{why} needs {}, which does not exist: run `icnet fetch-models` (or pass --models DIR)",
+            p.display()
+        ))
+    }
+}
+
+/// The co-saliency model the arguments ask for, loaded and checked.
+fn load_model(a: &RunArgs) -> Result<Model, String> {
+    let choice = a.model.unwrap_or(if a.weights.is_some() {
+        ModelChoice::Icnet
+    } else {
+        ModelChoice::Csa
+    });
+    match (choice, &a.weights) {
+        (ModelChoice::Icnet, Some(w)) => Ok(Model::Icnet(Weights::from_file(w).map_err(clause)?)),
+        (ModelChoice::Icnet, None) => Err(
+            "--model icnet needs trained weights: pass --weights FILE (e.g. the converted official checkpoint)"
+                .into(),
+        ),
+        (ModelChoice::Csa, Some(_)) => Err(
+            "--weights are ICNet weights, but --model csa was asked for; drop one of the two".into(),
+        ),
+        (ModelChoice::Csa, None) => {
+            let p = model_file(a, "vgg16-imagenet.safetensors", "the training-free model (csa)")?;
+            Ok(Model::Csa(icnet_engine::csa::load_vgg(&p).map_err(clause)?))
+        }
+    }
+}
+
+/// One group's inputs: photos at their size and at 224, SISMs at 224 and
+/// (for pictures and --save-sisms) at the photo's size.
+struct Loaded {
+    decoded: Vec<DecodedPhoto>,
+    prepared: Vec<PreparedPhoto>,
+    sisms224: Vec<Vec<u8>>,
+    sisms_full: Vec<Vec<u8>>,
+}
+
 pub fn run(a: &RunArgs) -> Result<ExitCode, String> {
     let layout = discover::find_groups(&a.img_root)?;
-    if !a.sisms.is_dir() {
-        return Err(format!(
-            "the SISM folder {} does not exist",
-            a.sisms.display()
-        ));
+    if let Some(s) = &a.sisms {
+        if !s.is_dir() {
+            return Err(format!("the SISM folder {} does not exist", s.display()));
+        }
     }
     if !layout.ignored_dirs.is_empty() {
         eprintln!(
@@ -60,10 +114,32 @@ pub fn run(a: &RunArgs) -> Result<ExitCode, String> {
         );
     }
     prepare_output(&a.out)?;
-    let weights = Weights::from_file(&a.weights).map_err(clause)?;
+    for d in [&a.save_sisms, &a.pictures].into_iter().flatten() {
+        prepare_output(d)?;
+    }
+    let model = load_model(a)?;
+    let u2_weights = match &a.sisms {
+        Some(_) => None,
+        None => {
+            let p = model_file(a, "u2netp.safetensors", "computing saliency maps (no --sisms)")?;
+            Some(u2netp::load_weights(&p).map_err(clause)?)
+        }
+    };
+    eprintln!(
+        "model: {}; SISMs: {}",
+        match model {
+            Model::Icnet(_) => "icnet (trained weights)",
+            Model::Csa(_) => "csa (training-free: ImageNet VGG16 + ICNet correlation cues)",
+        },
+        match &a.sisms {
+            Some(s) => format!("from {}", s.display()),
+            None => "U²-Netp".to_string(),
+        }
+    );
     let mut engine = LazyEngine {
         args: &a.device,
-        weights: Some(weights),
+        model: Some(model),
+        u2_weights,
         engine: None,
     };
 
@@ -71,12 +147,16 @@ pub fn run(a: &RunArgs) -> Result<ExitCode, String> {
     let started = Instant::now();
     let mut failed: Vec<(String, Problem)> = Vec::new();
     let mut photos_done = 0;
+    let interactive = std::io::stderr().is_terminal();
     for (i, group) in layout.groups.iter().enumerate() {
         let tag = format!("[{}/{}] {}", i + 1, total, group.name);
         let t0 = Instant::now();
-        let loaded = discover::check_group(group, &a.sisms, layout.single)
-            .and_then(|s| load_group(group, &s));
-        let (photos, sisms) = match loaded {
+        let sism_paths = match &a.sisms {
+            Some(root) => discover::check_group(group, root, layout.single).map(Some),
+            None => discover::check_photos(group).map(|_| None),
+        };
+        let loaded = sism_paths.and_then(|s| load_group(group, s.as_deref()));
+        let mut loaded = match loaded {
             Ok(x) => x,
             Err(p) => {
                 eprintln!("{tag}: failed\nerror: {}", p.detail);
@@ -84,37 +164,50 @@ pub fn run(a: &RunArgs) -> Result<ExitCode, String> {
                 continue;
             }
         };
-        let engine = engine.get()?;
-        let n = photos.len();
+        let (engine, u2) = engine.get()?;
+        let n = loaded.decoded.len();
         let chunk = engine.chunk_size(n);
         let chunks = if chunk < n {
             format!(" in {} chunks", n.div_ceil(chunk))
         } else {
             String::new()
         };
-        eprint!(
-            "{tag}: {n} photo{}{chunks} ...",
-            if n == 1 { "" } else { "s" }
-        );
-        // On a terminal, show the stage being computed (a group can take
-        // minutes on a CPU adapter; this submits stage by stage); in logs,
-        // only the final line, from a single submission.
-        let interactive = std::io::stderr().is_terminal();
         let head = format!(
             "{tag}: {n} photo{}{chunks} ...",
             if n == 1 { "" } else { "s" }
         );
+        eprint!("{head}");
+        // On a terminal, show the stage being computed (a group can take
+        // minutes on a CPU adapter; this submits stage by stage); in logs,
+        // only the final line, from a single submission.
         let mut show = |stage: &str, k: usize, total: usize| {
-            eprint!("\r\x1b[K{head} {stage} ({k}/{total})");
+            if interactive {
+                eprint!("\r\x1b[K{head} {stage} ({k}/{total})");
+            }
         };
-        let progress: Option<icnet_engine::engine::Progress> =
-            if interactive { Some(&mut show) } else { None };
-        let result = engine
-            .run_group_with_progress(&photos, &sisms, progress)
-            .map_err(|e| Problem::new(clause(&e), format!("group {}: {}", group.name, clause(&e))))
-            .and_then(|maps| {
-                write_group(&a.out.join(&group.dir_name), group, &photos, &maps, a.raw)
-            });
+        let result = (|| -> Result<(), Problem> {
+            if let Some(u2) = u2.as_ref() {
+                let fail = |e: icnet_engine::Error| {
+                    Problem::new(clause(&e), format!("group {}: {}", group.name, clause(&e)))
+                };
+                for (k, photo) in loaded.decoded.iter().enumerate() {
+                    show("saliency maps (U²-Netp)", k, n);
+                    let s = u2.sism(&engine.gpu, photo).map_err(fail)?;
+                    loaded
+                        .sisms224
+                        .push(preprocess::sism_from_map(&s, photo.width, photo.height));
+                    loaded.sisms_full.push(s);
+                }
+            }
+            let progress: Option<icnet_engine::engine::Progress> =
+                if interactive { Some(&mut show) } else { None };
+            let maps = engine
+                .run_group_with_progress(&loaded.prepared, &loaded.sisms224, progress)
+                .map_err(|e| {
+                    Problem::new(clause(&e), format!("group {}: {}", group.name, clause(&e)))
+                })?;
+            write_group(a, group, &loaded, &maps)
+        })();
         match result {
             Ok(()) => {
                 let s = t0.elapsed().as_secs_f64();
@@ -125,6 +218,9 @@ pub fn run(a: &RunArgs) -> Result<ExitCode, String> {
                 photos_done += n;
             }
             Err(p) => {
+                if interactive {
+                    eprint!("\r\x1b[K{head}");
+                }
                 eprintln!(" failed\nerror: {}", p.detail);
                 failed.push((group.name.clone(), p));
             }
@@ -133,10 +229,16 @@ pub fn run(a: &RunArgs) -> Result<ExitCode, String> {
 
     let done = total - failed.len();
     if failed.is_empty() {
+        let mut wrote = format!("maps in {}", a.out.display());
+        if let Some(p) = &a.pictures {
+            wrote.push_str(&format!(", pictures in {}", p.display()));
+        }
+        if let Some(p) = &a.save_sisms {
+            wrote.push_str(&format!(", SISMs in {}", p.display()));
+        }
         eprintln!(
-            "{done} of {total} groups done: {photos_done} photos in {}; maps in {}",
+            "{done} of {total} groups done: {photos_done} photos in {}; {wrote}",
             secs(started.elapsed().as_secs_f64()),
-            a.out.display()
         );
         Ok(ExitCode::SUCCESS)
     } else {
@@ -172,14 +274,17 @@ fn file_name(p: &Path) -> String {
         .into_owned()
 }
 
-/// Reads and decodes a group's photos and SISMs, naming the first bad file.
-fn load_group(
-    group: &Group,
-    sisms: &[PathBuf],
-) -> Result<(Vec<PreparedPhoto>, Vec<Vec<u8>>), Problem> {
-    let mut photos = Vec::with_capacity(group.photos.len());
-    let mut maps = Vec::with_capacity(group.photos.len());
-    for (photo, sism) in group.photos.iter().zip(sisms) {
+/// Reads and decodes a group's photos and SISMs (when given), naming the
+/// first bad file.
+fn load_group(group: &Group, sisms: Option<&[PathBuf]>) -> Result<Loaded, Problem> {
+    let n = group.photos.len();
+    let mut l = Loaded {
+        decoded: Vec::with_capacity(n),
+        prepared: Vec::with_capacity(n),
+        sisms224: Vec::with_capacity(n),
+        sisms_full: Vec::with_capacity(n),
+    };
+    for (k, photo) in group.photos.iter().enumerate() {
         let name = file_name(&photo.path);
         let bytes = fs::read(&photo.path).map_err(|e| {
             Problem::new(
@@ -187,79 +292,114 @@ fn load_group(
                 format!("photo {}: could not read it: {e}", photo.path.display()),
             )
         })?;
-        photos.push(preprocess::prepare_photo(&bytes).map_err(|e| {
+        let decoded = preprocess::decode_photo(&bytes).map_err(|e| {
             Problem::new(
                 format!("bad photo {name}"),
                 format!("photo {}: {}", photo.path.display(), clause(e)),
             )
-        })?);
-        let bytes = fs::read(sism).map_err(|e| {
-            Problem::new(
-                format!("cannot read the SISM of {name}"),
-                format!("SISM {}: could not read it: {e}", sism.display()),
-            )
         })?;
-        maps.push(preprocess::prepare_sism(&bytes).map_err(|e| {
-            Problem::new(
-                format!("bad SISM for {name}"),
-                format!(
-                    "SISM {} (for photo {}): {}",
-                    sism.display(),
-                    photo.path.display(),
-                    clause(e)
-                ),
-            )
-        })?);
+        l.prepared.push(decoded.prepare());
+        if let Some(sisms) = sisms {
+            let sism = &sisms[k];
+            let bytes = fs::read(sism).map_err(|e| {
+                Problem::new(
+                    format!("cannot read the SISM of {name}"),
+                    format!("SISM {}: could not read it: {e}", sism.display()),
+                )
+            })?;
+            let (grey, w, h) = preprocess::decode_sism(&bytes).map_err(|e| {
+                Problem::new(
+                    format!("bad SISM for {name}"),
+                    format!(
+                        "SISM {} (for photo {}): {}",
+                        sism.display(),
+                        photo.path.display(),
+                        clause(e)
+                    ),
+                )
+            })?;
+            l.sisms224.push(preprocess::sism_from_map(&grey, w, h));
+            // At the photo's size for pictures and --save-sisms.
+            let full = if (w, h) == (decoded.width, decoded.height) {
+                grey
+            } else {
+                preprocess::pillow_resize_bilinear(
+                    &grey,
+                    w as usize,
+                    h as usize,
+                    1,
+                    decoded.width as usize,
+                    decoded.height as usize,
+                )
+            };
+            l.sisms_full.push(full);
+        }
+        l.decoded.push(decoded);
     }
-    Ok((photos, maps))
+    Ok(l)
 }
 
 /// Writes `<stem>.png` (at the photo's original size, SPEC §5) and with
-/// `raw` `<stem>.npy` (the 224x224 float map) for each photo.
-fn write_group(
-    dir: &Path,
-    group: &Group,
-    photos: &[PreparedPhoto],
-    maps: &[Vec<f32>],
-    raw: bool,
-) -> Result<(), Problem> {
+/// `raw` `<stem>.npy` (the 224x224 float map) for each photo, plus the SISMs
+/// and pictures when asked for.
+fn write_group(a: &RunArgs, group: &Group, l: &Loaded, maps: &[Vec<f32>]) -> Result<(), Problem> {
     let write_fail = |p: &Path, e: String| {
         Problem::new(
             "could not write the maps",
             format!("could not write {}: {e}", p.display()),
         )
     };
-    fs::create_dir_all(dir).map_err(|e| write_fail(dir, e.to_string()))?;
-    if maps.len() != photos.len() || maps.iter().any(|m| m.len() != SIZE * SIZE) {
+    let dirs: Vec<PathBuf> = [Some(&a.out), a.save_sisms.as_ref(), a.pictures.as_ref()]
+        .into_iter()
+        .flatten()
+        .map(|d| d.join(&group.dir_name))
+        .collect();
+    for d in &dirs {
+        fs::create_dir_all(d).map_err(|e| write_fail(d, e.to_string()))?;
+    }
+    if maps.len() != l.decoded.len() || maps.iter().any(|m| m.len() != SIZE * SIZE) {
         return Err(Problem::new(
             "unexpected network output",
             format!(
                 "group {}: the network returned {} maps of the wrong size for {} photos",
                 group.name,
                 maps.len(),
-                photos.len()
+                l.decoded.len()
             ),
         ));
     }
-    for ((photo, prepared), map) in group.photos.iter().zip(photos).zip(maps) {
-        let pixels = postprocess::map_to_original(map, prepared.height, prepared.width);
-        let png = postprocess::encode_png_gray(&pixels, prepared.width, prepared.height).map_err(
-            |e| {
-                Problem::new(
-                    "could not encode a map",
-                    format!("the map of {}: {}", photo.path.display(), clause(e)),
-                )
-            },
-        )?;
+    let png = |pixels: &[u8], w: u32, h: u32, what: &Path| {
+        postprocess::encode_png_gray(pixels, w, h).map_err(|e| {
+            Problem::new(
+                "could not encode a map",
+                format!("the map of {}: {}", what.display(), clause(e)),
+            )
+        })
+    };
+    for (k, (photo, map)) in group.photos.iter().zip(maps).enumerate() {
+        let d = &l.decoded[k];
+        let pixels = postprocess::map_to_original(map, d.height, d.width);
         let mut name = photo.stem.clone();
         name.push(".png");
-        let path = dir.join(&name);
-        fs::write(&path, png).map_err(|e| write_fail(&path, e.to_string()))?;
-        if raw {
+        let path = a.out.join(&group.dir_name).join(&name);
+        fs::write(&path, png(&pixels, d.width, d.height, &photo.path)?)
+            .map_err(|e| write_fail(&path, e.to_string()))?;
+        if a.raw {
             let mut name = photo.stem.clone();
             name.push(".npy");
-            let path = dir.join(&name);
+            let path = a.out.join(&group.dir_name).join(&name);
             fs::write(&path, npy::f32_npy(map, &[SIZE, SIZE]))
+                .map_err(|e| write_fail(&path, e.to_string()))?;
+        }
+        if let Some(dir) = &a.save_sisms {
+            let path = dir.join(&group.dir_name).join(&name);
+            fs::write(&path, png(&l.sisms_full[k], d.width, d.height, &photo.path)?)
+                .map_err(|e| write_fail(&path, e.to_string()))?;
+        }
+        if let Some(dir) = &a.pictures {
+            let pic = picture::side_by_side(&d.rgb, &l.sisms_full[k], &pixels, d.width, d.height);
+            let path = dir.join(&group.dir_name).join(&name);
+            pic.save_with_format(&path, image::ImageFormat::Png)
                 .map_err(|e| write_fail(&path, e.to_string()))?;
         }
     }
