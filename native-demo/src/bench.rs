@@ -10,25 +10,51 @@ use std::time::Instant;
 
 use icnet_engine::engine::{TUNE_FLOPS, TUNE_LAYER};
 use icnet_engine::preprocess::SIZE;
-use icnet_engine::weights::Weights;
-use icnet_engine::{testweights, Engine, RunRequest};
+use icnet_engine::plan::StageTiming;
+use icnet_engine::u2netp::{self, U2Netp};
+use icnet_engine::weights::{ConvSet, Weights};
+use icnet_engine::{csa, testweights, Engine, Model, RunRequest};
 
-use crate::cli::BenchArgs;
+use crate::cli::{BenchArgs, ModelChoice};
 use crate::device;
 use crate::text::{clause, mib, out, secs};
 
 pub fn bench(a: &BenchArgs) -> Result<ExitCode, String> {
-    let weights = match &a.weights {
-        Some(p) => Weights::from_file(p),
-        None => {
-            eprintln!(
-                "weights: built-in test weights, seed 0 (timing does not depend on the values)"
-            );
-            testweights::scaled_weights(0)
+    let need = |file: &str| {
+        let p = a.models.join(file);
+        if p.is_file() {
+            Ok(p)
+        } else {
+            Err(format!(
+                "{} does not exist: run `icnet fetch-models` (or pass --models DIR)",
+                p.display()
+            ))
         }
-    }
-    .map_err(clause)?;
-    let mut engine = device::open_engine(&a.device, icnet_engine::Model::Icnet(weights))?;
+    };
+    let model = match a.model {
+        ModelChoice::Icnet => {
+            let weights = match &a.weights {
+                Some(p) => Weights::from_file(p),
+                None => {
+                    eprintln!(
+                        "weights: built-in test weights, seed 0 (timing does not depend on the values)"
+                    );
+                    testweights::scaled_weights(0)
+                }
+            }
+            .map_err(clause)?;
+            Model::Icnet(weights)
+        }
+        ModelChoice::Csa => {
+            Model::Csa(csa::load_vgg(&need("vgg16-imagenet.safetensors")?).map_err(clause)?)
+        }
+    };
+    let u2 = if a.saliency {
+        Some(u2netp::load_weights(&need("u2netp.safetensors")?).map_err(clause)?)
+    } else {
+        None
+    };
+    let mut engine = device::open_engine(&a.device, model)?;
     out(&format!("adapter: {}", engine.gpu.describe()));
     if !engine.tuning.is_empty() {
         out(&format!("conv variant tuning ({TUNE_LAYER}):"));
@@ -51,11 +77,37 @@ pub fn bench(a: &BenchArgs) -> Result<ExitCode, String> {
             engine.variant.label()
         ));
     }
+    if let Some(w) = u2 {
+        bench_saliency(&engine, &w)?;
+    }
+    out(&format!("\nco-saliency model: {}", engine.model.name()));
     for &n in &a.sizes {
         bench_size(&mut engine, n as usize, a.dispatches)
             .map_err(|e| format!("group size {n}: {e}"))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// U²-Netp on one (synthetic) 320x320 photo, per RSU stage.
+fn bench_saliency(engine: &Engine, w: &ConvSet) -> Result<(), String> {
+    out("");
+    let t0 = Instant::now();
+    let net = U2Netp::new(&engine.gpu, w, engine.variant).map_err(clause)?;
+    out(&format!(
+        "U²-Netp (one photo, 320x320): plan compiled in {}, {} dispatches, {:.1} GFLOP",
+        secs(t0.elapsed().as_secs_f64()),
+        net.plan().graph.steps.len(),
+        net.flops() / 1e9
+    ));
+    let (images, _) = synthetic_inputs(1);
+    // The 224x224 gradient tiled into 320x320 is as good as any input for timing.
+    let input: Vec<f32> = (0..3 * u2netp::SIZE * u2netp::SIZE)
+        .map(|i| images[i % images.len()])
+        .collect();
+    net.d0(&engine.gpu, &input).map_err(clause)?;
+    let timings = net.profile(&engine.gpu, &input).map_err(clause)?;
+    print_stages(&timings, 1);
+    Ok(())
 }
 
 fn bench_size(engine: &mut Engine, n: usize, dispatches: bool) -> Result<(), String> {
@@ -108,40 +160,41 @@ fn bench_size(engine: &mut Engine, n: usize, dispatches: bool) -> Result<(), Str
         .map_err(clause)?;
     let wall = t0.elapsed().as_secs_f64();
 
+    let total = print_stages(&run.timings, n);
     out(&format!(
-        "  {:<24} {:>5} {:>12} {:>6} {:>8} {:>8}",
-        "stage", "disp", "time", "share", "GFLOP", "GFLOPS"
-    ));
-    let total: f64 = run.timings.iter().map(|t| t.seconds).sum();
-    let flops: f64 = run.timings.iter().map(|t| t.flops).sum();
-    let dispatches: usize = run.timings.iter().map(|t| t.dispatches).sum();
-    for t in &run.timings {
-        out(&format!(
-            "  {:<24} {:>5} {:>9.1} ms {:>5.1}% {:>8.3} {:>8}",
-            t.name,
-            t.dispatches,
-            t.seconds * 1e3,
-            100.0 * t.seconds / total.max(f64::MIN_POSITIVE),
-            t.flops / 1e9,
-            gflops(t.flops, t.seconds)
-        ));
-    }
-    out(&format!(
-        "  {:<24} {:>5} {:>9.1} ms {:>5.1}% {:>8.3} {:>8}",
-        "total",
-        dispatches,
-        total * 1e3,
-        100.0,
-        flops / 1e9,
-        gflops(flops, total)
-    ));
-    out(&format!(
-        "  per group of {n}: {} (wall {} with upload and read-back), per image: {}",
+        "  per group of {n}: {} (wall {} with upload and read-back)",
         secs(total),
-        secs(wall),
-        secs(total / n as f64)
+        secs(wall)
     ));
     Ok(())
+}
+
+/// Prints the per-stage table; returns the total seconds.
+fn print_stages(timings: &[StageTiming], n: usize) -> f64 {
+    out(&format!(
+        "  {:<24} {:>5} {:>12} {:>6} {:>8} {:>8} {:>10}",
+        "stage", "disp", "time", "share", "GFLOP", "GFLOPS", "per photo"
+    ));
+    let total: f64 = timings.iter().map(|t| t.seconds).sum();
+    let flops: f64 = timings.iter().map(|t| t.flops).sum();
+    let dispatches: usize = timings.iter().map(|t| t.dispatches).sum();
+    let row = |name: &str, d: usize, s: f64, f: f64| {
+        out(&format!(
+            "  {:<24} {:>5} {:>9.1} ms {:>5.1}% {:>8.3} {:>8} {:>10}",
+            name,
+            d,
+            s * 1e3,
+            100.0 * s / total.max(f64::MIN_POSITIVE),
+            f / 1e9,
+            gflops(f, s),
+            secs(s / n as f64)
+        ))
+    };
+    for t in timings {
+        row(&t.name, t.dispatches, t.seconds, t.flops);
+    }
+    row("total", dispatches, total, flops);
+    total
 }
 
 fn plural(n: usize) -> &'static str {

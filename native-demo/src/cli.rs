@@ -84,6 +84,16 @@ pub struct BenchArgs {
     /// ICNet weights (.safetensors); default: the built-in test weights (timing does not depend on values).
     #[arg(long, value_name = "FILE")]
     pub weights: Option<PathBuf>,
+    /// Co-saliency model to time: icnet (with --weights, else the test weights) or csa
+    /// (models/vgg16-imagenet.safetensors).
+    #[arg(long, value_enum, value_name = "MODEL", default_value = "icnet")]
+    pub model: ModelChoice,
+    /// Also time U²-Netp on one photo (models/u2netp.safetensors).
+    #[arg(long)]
+    pub saliency: bool,
+    /// Where `icnet fetch-models` put the models.
+    #[arg(long, value_name = "DIR", default_value = "models")]
+    pub models: PathBuf,
     /// Group sizes to measure, comma-separated.
     #[arg(long, value_name = "N,...", value_delimiter = ',', default_value = "1,6",
           value_parser = clap::value_parser!(u32).range(1..))]
@@ -169,6 +179,25 @@ mod tests {
         assert!(r.raw);
         assert_eq!(r.device.conv_variant, Some(ConvVariant::Tiled));
         assert_eq!(r.device.max_binding_mib, Some(128));
+        assert_eq!(r.model, None);
+    }
+
+    #[test]
+    fn parses_the_default_pipeline() {
+        let cli = Cli::try_parse_from([
+            "icnet", "run", "imgs", "--out", "o", "--save-sisms", "s", "--pictures", "p",
+            "--model", "csa",
+        ])
+        .unwrap();
+        let Command::Run(r) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(r.sisms, None);
+        assert_eq!(r.weights, None);
+        assert_eq!(r.model, Some(ModelChoice::Csa));
+        assert_eq!(r.models, PathBuf::from("models"));
+        assert_eq!(r.save_sisms, Some(PathBuf::from("s")));
+        assert!(Cli::try_parse_from(["icnet", "run", "imgs", "--out", "o", "--model", "x"]).is_err());
     }
 
     #[test]

@@ -97,6 +97,16 @@ impl U2Netp {
         Ok(bytemuck::cast_slice::<u8, f32>(&out[0]).to_vec())
     }
 
+    /// Runs one prepared input stage by stage (waiting after each) and
+    /// returns the per-stage timings, for `icnet bench`.
+    pub fn profile(&self, gpu: &Gpu, input: &[f32]) -> Result<Vec<crate::plan::StageTiming>> {
+        let (i, o) = self.graph_io;
+        let (_, timings) =
+            self.plan
+                .run_staged(gpu, &[(i, bytemuck::cast_slice(input))], &[o], &mut |_, _, _| {})?;
+        Ok(timings)
+    }
+
     /// The 8-bit saliency map of a photo at its original size.
     pub fn sism(&self, gpu: &Gpu, photo: &DecodedPhoto) -> Result<Vec<u8>> {
         let d0 = self.d0(gpu, &prepare(photo))?;

@@ -526,14 +526,20 @@ fn fetch_models_writes_reproducible_safetensors() {
     );
 }
 
-/// The real conversion, when `ICNET_WHEELS` names a folder holding the two
-/// pinned wheels (CI exercises the same through the README's commands).
+/// The real conversion from the two pinned wheels: those `icnet
+/// fetch-models` left in `models/.wheels` (the README's test command runs it
+/// first), or a folder named by `ICNET_WHEELS`.
 #[test]
 fn fetch_models_real_wheels() {
-    let Some(wheels) = std::env::var_os("ICNET_WHEELS") else {
-        eprintln!("ICNET_WHEELS is not set: skipping the conversion of the real wheels");
-        return;
-    };
+    let wheels = std::env::var_os("ICNET_WHEELS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/.wheels"));
+    assert!(
+        wheels.is_dir(),
+        "{} does not exist: run `cargo run --release -p icnet-cli -- fetch-models` first \
+         (or set ICNET_WHEELS to a folder holding the two wheels)",
+        wheels.display()
+    );
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("models");
     let ms = models();

@@ -1,0 +1,102 @@
+//! The default pipeline of `icnet run` (U²-Netp SISMs + the training-free
+//! model) end to end, and its argument checks. Needs the models of
+//! `icnet fetch-models` (the README's test command fetches them first).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_icnet");
+
+fn icnet(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("could not start icnet")
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("temp paths are UTF-8")
+}
+
+fn models() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
+    for f in ["u2netp.safetensors", "vgg16-imagenet.safetensors"] {
+        assert!(
+            dir.join(f).is_file(),
+            "{} is missing: run `cargo run --release -p icnet-cli -- fetch-models` first",
+            dir.join(f).display()
+        );
+    }
+    dir
+}
+
+fn failure(o: &Output) -> String {
+    let e = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(!o.status.success(), "should have failed:\n{e}");
+    assert!(!e.contains("panicked"), "panicked:\n{e}");
+    e
+}
+
+/// Two real photos of different sizes (one portrait) as one group.
+fn photos(dir: &Path) -> PathBuf {
+    let g = dir.join("imgs/g");
+    std::fs::create_dir_all(&g).unwrap();
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/golden/u2netp");
+    for f in ["windmill1.webp", "plier2.webp"] {
+        std::fs::copy(golden.join(f), g.join(f)).unwrap();
+    }
+    dir.join("imgs")
+}
+
+#[test]
+fn missing_models_and_contradictory_flags_are_clear_errors() {
+    let t = tempfile::tempdir().unwrap();
+    let root = photos(t.path());
+    let out = t.path().join("out");
+    let nowhere = t.path().join("no-models");
+    let e = failure(&icnet(&["run", s(&root), "--out", s(&out), "--models", s(&nowhere)]));
+    assert!(e.contains("icnet fetch-models"), "{e}");
+    let e = failure(&icnet(&["run", s(&root), "--out", s(&out), "--model", "icnet"]));
+    assert!(e.contains("--weights"), "{e}");
+    let w = t.path().join("w.safetensors");
+    std::fs::write(&w, b"x").unwrap();
+    let e = failure(&icnet(&[
+        "run", s(&root), "--out", s(&out), "--model", "csa", "--weights", s(&w),
+    ]));
+    assert!(e.contains("--model csa"), "{e}");
+}
+
+#[test]
+fn default_pipeline_writes_maps_sisms_and_pictures_and_saved_sisms_reproduce_it() {
+    let m = models();
+    let t = tempfile::tempdir().unwrap();
+    let root = photos(t.path());
+    let (out, sisms, pics) = (t.path().join("out"), t.path().join("sisms"), t.path().join("pics"));
+    let o = icnet(&[
+        "run", s(&root), "--out", s(&out), "--models", s(&m), "--save-sisms", s(&sisms),
+        "--pictures", s(&pics),
+    ]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{e}");
+    assert!(e.contains("SISMs: U²-Netp") && e.contains("csa"), "{e}");
+    for (stem, w, h) in [("windmill1", 320, 232), ("plier2", 162, 320)] {
+        let map = image::open(out.join(format!("g/{stem}.png"))).unwrap().to_luma8();
+        assert_eq!(map.dimensions(), (w, h), "map of {stem} at the photo's size");
+        assert!(map.pixels().any(|p| p.0[0] > 128), "{stem}: the map finds something");
+        let sism = image::open(sisms.join(format!("g/{stem}.png"))).unwrap().to_luma8();
+        assert_eq!(sism.dimensions(), (w, h));
+        let pic = image::open(pics.join(format!("g/{stem}.png"))).unwrap();
+        assert_eq!((pic.width(), pic.height()), (4 * w + 18, h));
+    }
+    // Feeding the saved SISMs back gives the same maps, byte for byte.
+    let out2 = t.path().join("out2");
+    let o = icnet(&[
+        "run", s(&root), "--out", s(&out2), "--models", s(&m), "--sisms", s(&sisms),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for stem in ["windmill1", "plier2"] {
+        let a = std::fs::read(out.join(format!("g/{stem}.png"))).unwrap();
+        let b = std::fs::read(out2.join(format!("g/{stem}.png"))).unwrap();
+        assert_eq!(a, b, "{stem}: --sisms with the saved SISMs must reproduce the map");
+    }
+}
