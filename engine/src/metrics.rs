@@ -99,6 +99,35 @@ pub struct Scores {
     pub mae: f64,
 }
 
+impl Scores {
+    /// The names of the scores, as in `icnet eval --json`.
+    pub const NAMES: [&'static str; 8] = [
+        "s_measure",
+        "max_e",
+        "mean_e",
+        "adaptive_e",
+        "max_f",
+        "mean_f",
+        "adaptive_f",
+        "mae",
+    ];
+
+    /// The score called `name` (one of [`Scores::NAMES`]).
+    pub fn get(&self, name: &str) -> Option<f64> {
+        Some(match name {
+            "s_measure" => self.s_measure,
+            "max_e" => self.max_e,
+            "mean_e" => self.mean_e,
+            "adaptive_e" => self.adaptive_e,
+            "max_f" => self.max_f,
+            "mean_f" => self.mean_f,
+            "adaptive_f" => self.adaptive_f,
+            "mae" => self.mae,
+            _ => return None,
+        })
+    }
+}
+
 /// Accumulates images of one dataset (or group) in the order they are added.
 #[derive(Clone, Debug)]
 pub struct Metrics {

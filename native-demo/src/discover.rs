@@ -191,17 +191,6 @@ pub fn check_photos(group: &Group) -> Result<(), Problem> {
 
 pub fn check_group(group: &Group, sism_root: &Path, single: bool) -> Result<Vec<PathBuf>, Problem> {
     check_photos(group)?;
-    if group.photos.is_empty() {
-        return Err(Problem::new(
-            "no photos",
-            format!(
-                "group {}: the folder {} holds no photos ({})",
-                group.name,
-                group.dir.display(),
-                PHOTO_EXTENSIONS.join(", ")
-            ),
-        ));
-    }
     let mut seen: HashMap<&OsString, &Path> = HashMap::new();
     for p in &group.photos {
         if let Some(first) = seen.insert(&p.stem, &p.path) {

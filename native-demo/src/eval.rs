@@ -309,33 +309,14 @@ fn table(groups: &[GroupResult], overall: Option<&Scores>) -> Vec<String> {
 }
 
 fn value(s: &Scores, key: &str) -> f64 {
-    match key {
-        "s_measure" => s.s_measure,
-        "max_e" => s.max_e,
-        "mean_e" => s.mean_e,
-        "adaptive_e" => s.adaptive_e,
-        "max_f" => s.max_f,
-        "mean_f" => s.mean_f,
-        "adaptive_f" => s.adaptive_f,
-        "mae" => s.mae,
-        _ => unreachable!("unknown metric {key}"),
-    }
+    s.get(key).unwrap_or_else(|| unreachable!("unknown metric {key}"))
 }
 
 /// Scores as JSON (full f64 precision; NaN and "no images" as null).
 fn scores_json(s: Option<&Scores>) -> Value {
     let mut m = serde_json::Map::new();
     m.insert("images".into(), json!(s.map_or(0, |s| s.images)));
-    for key in [
-        "s_measure",
-        "max_e",
-        "mean_e",
-        "adaptive_e",
-        "max_f",
-        "mean_f",
-        "adaptive_f",
-        "mae",
-    ] {
+    for key in Scores::NAMES {
         m.insert(key.into(), s.map_or(Value::Null, |s| json!(value(s, key))));
     }
     Value::Object(m)

@@ -9,16 +9,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_icnet");
-const FIELDS: [&str; 8] = [
-    "s_measure",
-    "max_e",
-    "mean_e",
-    "adaptive_e",
-    "max_f",
-    "mean_f",
-    "adaptive_f",
-    "mae",
-];
+const FIELDS: [&str; 8] = icnet_engine::metrics::Scores::NAMES;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/golden/metrics")

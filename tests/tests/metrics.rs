@@ -13,29 +13,10 @@ use icnet_engine::metrics::{ImageScores, Metrics, Sample, Scores};
 use serde_json::Value;
 
 const TOLERANCE: f64 = 1e-4;
-const FIELDS: [&str; 8] = [
-    "s_measure",
-    "max_e",
-    "mean_e",
-    "adaptive_e",
-    "max_f",
-    "mean_f",
-    "adaptive_f",
-    "mae",
-];
+const FIELDS: [&str; 8] = Scores::NAMES;
 
 fn field(s: &Scores, name: &str) -> f64 {
-    match name {
-        "s_measure" => s.s_measure,
-        "max_e" => s.max_e,
-        "mean_e" => s.mean_e,
-        "adaptive_e" => s.adaptive_e,
-        "max_f" => s.max_f,
-        "mean_f" => s.mean_f,
-        "adaptive_f" => s.adaptive_f,
-        "mae" => s.mae,
-        _ => unreachable!("{name}"),
-    }
+    s.get(name).unwrap_or_else(|| unreachable!("{name}"))
 }
 
 /// Pillow's `Image.open(p).convert('L')` for the 8-bit grey and RGB PNGs of the fixtures.
