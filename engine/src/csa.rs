@@ -11,10 +11,13 @@
 //! pixel's features correlate with the SISM-weighted features of the other
 //! photos, i.e. on the category the photos have in common, so the product
 //! keeps the shared object and dims the rest. Measured on the labelled set
-//! (tests/evalset, README): max F 0.481 with SISMs alone, 0.556 with this.
-//! Variants measured and not taken: conv5_3 alone 0.550, conv4_3 alone 0.522,
-//! excluding each photo's own SIV 0.565, a second round with refined SIVs
-//! 0.557, CSA squared 0.568 (but lower S-measure and mean F).
+//! (tests/evalset, README), engine end to end: max F 0.484 with SISMs alone,
+//! 0.557 with this. Variants measured with a PyTorch prototype on the same set
+//! (where this design scored 0.556) and not taken: conv5_3 alone 0.550,
+//! conv4_3 alone 0.522, excluding each photo's own SIV 0.565, a second round
+//! with SIVs refined by the first 0.557, CSA squared 0.568 (but S-measure
+//! 0.627 instead of 0.637 and mean F 0.409 instead of 0.436). None gains
+//! enough to leave ICNet's steps as specified.
 //!
 //! Schedule: VGG16 per chunk of photos (like ICNet's phase 1) writing conv4_3
 //! and conv5_3 into group-wide tensors, then the group-wide ops, one branch
