@@ -117,7 +117,7 @@ fn bench_size(engine: &mut Engine, n: usize, dispatches: bool) -> Result<(), Str
     let compile = t0.elapsed().as_secs_f64();
     out(&format!("group of {n}: plan compiled in {}", secs(compile)));
     out(&format!(
-        "  {} chunk{} of up to {} image{} (backbone and decoder run per chunk), {} dispatches, {:.1} GFLOP",
+        "  {} chunk{} of up to {} image{} (the per-photo stages run chunk by chunk), {} dispatches, {:.1} GFLOP",
         plan.chunks,
         plural(plan.chunks),
         plan.chunk,
