@@ -3,7 +3,7 @@
 //! photo groups, compiling (and caching) one plan per group size.
 
 use std::collections::HashMap;
-use std::time::Instant;
+use web_time::Instant;
 
 use crate::kernels::conv::{self, Act, ConvCall, ConvVariant};
 use crate::network::{
@@ -104,16 +104,25 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// An engine running ICNet with `weights`.
+    /// An engine running ICNet with `weights` (native only; see [`Engine::with_model_async`]).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn new(gpu: Gpu, weights: Weights, opts: EngineOptions) -> Result<Engine> {
         Self::with_model(gpu, Model::Icnet(weights), opts)
     }
 
+    /// [`Engine::with_model_async`], blocking (native only).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn with_model(gpu: Gpu, model: Model, opts: EngineOptions) -> Result<Engine> {
+        pollster::block_on(Self::with_model_async(gpu, model, opts))
+    }
+
+    /// An engine running `model`; measures the convolution variants on this
+    /// adapter unless `opts.variant` names one.
+    pub async fn with_model_async(gpu: Gpu, model: Model, opts: EngineOptions) -> Result<Engine> {
         model.preprocess()?;
         let (variant, tuning) = match opts.variant {
             Some(v) => (v, Vec::new()),
-            None => tune_conv(&gpu)?,
+            None => tune_conv_async(&gpu).await?,
         };
         Ok(Engine {
             gpu,
@@ -143,7 +152,12 @@ impl Engine {
         chunk.clamp(1, n.max(1))
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     fn compile(&mut self, n: usize, inject: bool, keep: bool) -> Result<()> {
+        pollster::block_on(self.compile_async(n, inject, keep))
+    }
+
+    async fn compile_async(&mut self, n: usize, inject: bool, keep: bool) -> Result<()> {
         if n == 0 {
             return Err(Error::Unsupported("the group is empty".into()));
         }
@@ -175,13 +189,14 @@ impl Engine {
                 Model::Csa(v) => crate::csa::build(v, n, chunk, self.variant),
             };
             let graph = std::mem::take(&mut net.graph);
-            let plan = Plan::compile(&self.gpu, graph)?;
+            let plan = Plan::compile_async(&self.gpu, graph).await?;
             self.compiled = Some(Compiled { key, net, plan });
         }
         Ok(())
     }
 
     /// Compiles (or reuses) the plan for `n` images and describes it.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn plan_info(&mut self, n: usize) -> Result<PlanInfo> {
         let chunk = self.chunk_size(n);
         self.compile(n, false, false)?;
@@ -199,6 +214,7 @@ impl Engine {
     }
 
     /// The compiled plan's dispatch list.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn dispatch_list(&mut self, n: usize) -> Result<Vec<String>> {
         self.compile(n, false, false)?;
         Ok(self
@@ -211,6 +227,7 @@ impl Engine {
 
     /// Runs a group from prepared photos and 8-bit SISMs (224x224 each);
     /// returns one 224x224 map per photo.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn run_group(
         &mut self,
         photos: &[PreparedPhoto],
@@ -221,7 +238,18 @@ impl Engine {
 
     /// [`Engine::run_group`], calling `progress(stage, done, total)` after each
     /// stage of the plan (see [`crate::plan::Plan::run_staged`]).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn run_group_with_progress(
+        &mut self,
+        photos: &[PreparedPhoto],
+        sisms: &[Vec<u8>],
+        progress: Option<Progress<'_>>,
+    ) -> Result<Vec<Vec<f32>>> {
+        pollster::block_on(self.run_group_async(photos, sisms, progress))
+    }
+
+    /// [`Engine::run_group_with_progress`] for async callers (the browser).
+    pub async fn run_group_async(
         &mut self,
         photos: &[PreparedPhoto],
         sisms: &[Vec<u8>],
@@ -243,12 +271,15 @@ impl Engine {
         for m in sisms {
             s.extend(preprocess::sism_to_f32(m));
         }
-        let out = self.run_tensors_with_progress(&images, &s, &RunRequest::default(), progress)?;
+        let out = self
+            .run_tensors_async(&images, &s, &RunRequest::default(), progress)
+            .await?;
         Ok(out.maps.chunks(S * S).map(|m| m.to_vec()).collect())
     }
 
     /// Runs a group from network-ready tensors: `images` [N,3,224,224]
     /// normalised, `sisms` [N,224,224] in [0,1].
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn run_tensors(
         &mut self,
         images: &[f32],
@@ -259,7 +290,19 @@ impl Engine {
     }
 
     /// [`Engine::run_tensors`] with an optional per-stage progress callback.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn run_tensors_with_progress(
+        &mut self,
+        images: &[f32],
+        sisms: &[f32],
+        req: &RunRequest,
+        progress: Option<Progress<'_>>,
+    ) -> Result<RunOutput> {
+        pollster::block_on(self.run_tensors_async(images, sisms, req, progress))
+    }
+
+    /// [`Engine::run_tensors_with_progress`] for async callers.
+    pub async fn run_tensors_async(
         &mut self,
         images: &[f32],
         sisms: &[f32],
@@ -273,7 +316,7 @@ impl Engine {
             ));
         }
         let inject = req.ranks.is_some();
-        self.compile(n, inject, req.keep_intermediates)?;
+        self.compile_async(n, inject, req.keep_intermediates).await?;
         let c = self.compiled.as_ref().expect("compiled");
         let gpu = &self.gpu;
         let mut inputs: Vec<(TensorId, &[u8])> = Vec::new();
@@ -295,13 +338,17 @@ impl Engine {
         let mut outputs = vec![c.net.output];
         outputs.extend(c.net.probes.iter().map(|(_, t)| *t));
         let (raw, timings) = match progress {
-            Some(p) => c
-                .plan
-                .run_staged(gpu, &inputs, &outputs, &mut |t, k, n| p(&t.name, k, n))?,
-            None if req.profile => c
-                .plan
-                .run_staged(gpu, &inputs, &outputs, &mut |_, _, _| {})?,
-            None => (c.plan.run(gpu, &inputs, &outputs)?, Vec::new()),
+            Some(p) => {
+                c.plan
+                    .run_staged_async(gpu, &inputs, &outputs, &mut |t, k, n| p(&t.name, k, n))
+                    .await?
+            }
+            None if req.profile => {
+                c.plan
+                    .run_staged_async(gpu, &inputs, &outputs, &mut |_, _, _| {})
+                    .await?
+            }
+            None => (c.plan.run_async(gpu, &inputs, &outputs).await?, Vec::new()),
         };
         let mut it = raw.into_iter();
         let maps = bytemuck::cast_slice::<u8, f32>(&it.next().expect("output")).to_vec();
@@ -336,7 +383,13 @@ pub const TUNE_LAYER: &str = "one 128->128 3x3 conv on 28x28";
 /// workgroup memory win on CPU rasterisers (measured on lavapipe: direct-16x32
 /// 3.7 GFLOPS, direct-4x8 0.7, tiled 0.3), while discrete GPUs prefer the
 /// shared-memory tiles.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn tune_conv(gpu: &Gpu) -> Result<(ConvVariant, Vec<(ConvVariant, f64)>)> {
+    pollster::block_on(tune_conv_async(gpu))
+}
+
+/// [`tune_conv`] for async callers.
+pub async fn tune_conv_async(gpu: &Gpu) -> Result<(ConvVariant, Vec<(ConvVariant, f64)>)> {
     let candidates = [
         ConvVariant::Direct { tn: 16, r: 8 },
         ConvVariant::Direct { tn: 8, r: 4 },
@@ -360,12 +413,12 @@ pub fn tune_conv(gpu: &Gpu) -> Result<(ConvVariant, Vec<(ConvVariant, f64)>)> {
         for _ in 0..2 {
             conv::push(&mut g, v, &ConvCall::simple(l, 1, h, h, x, y, Act::Relu));
         }
-        let plan = Plan::compile(gpu, g)?;
+        let plan = Plan::compile_async(gpu, g).await?;
         let input = vec![0.5f32; c * h * h];
         let inputs = [(x, bytemuck::cast_slice::<f32, u8>(&input))];
-        plan.run(gpu, &inputs, &[y])?;
+        plan.run_async(gpu, &inputs, &[y]).await?;
         let t0 = Instant::now();
-        plan.run(gpu, &inputs, &[y])?;
+        plan.run_async(gpu, &inputs, &[y]).await?;
         results.push((v, t0.elapsed().as_secs_f64() / 2.0));
     }
     let best = results

@@ -9,7 +9,7 @@
 //! the requested outputs.
 
 use std::collections::HashMap;
-use std::time::Instant;
+use web_time::Instant;
 
 use crate::kernels::Kernel;
 use crate::{Error, Gpu, Result};
@@ -254,7 +254,16 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// [`Plan::compile_async`], blocking (native only).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn compile(gpu: &Gpu, graph: Graph) -> Result<Plan> {
+        pollster::block_on(Self::compile_async(gpu, graph))
+    }
+
+    /// Creates every pipeline, buffer and bind group of `graph` on `gpu`.
+    /// Async because the device reports out-of-memory and validation errors
+    /// through error scopes, which a browser resolves asynchronously.
+    pub async fn compile_async(gpu: &Gpu, graph: Graph) -> Result<Plan> {
         let device = &gpu.device;
         let max_binding = gpu.limits.max_storage_buffer_binding_size;
         let max_buffer = gpu.limits.max_buffer_size;
@@ -410,8 +419,8 @@ impl Plan {
                 entries: &entries,
             }));
         }
-        let oom_err = pollster::block_on(oom.pop());
-        let err = pollster::block_on(scope.pop());
+        let oom_err = oom.pop().await;
+        let err = scope.pop().await;
         if let Some(e) = oom_err {
             return Err(Error::Device(format!(
                 "the GPU ran out of memory while planning: {e}"
@@ -511,9 +520,20 @@ impl Plan {
         }
     }
 
+    /// [`Plan::run_async`], blocking (native only).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn run(
+        &self,
+        gpu: &Gpu,
+        inputs: &[(TensorId, &[u8])],
+        outputs: &[TensorId],
+    ) -> Result<Vec<Vec<u8>>> {
+        pollster::block_on(self.run_async(gpu, inputs, outputs))
+    }
+
     /// Uploads `inputs`, runs every step in one submission and returns the
     /// contents of `outputs` (as raw words) in the same order.
-    pub fn run(
+    pub async fn run_async(
         &self,
         gpu: &Gpu,
         inputs: &[(TensorId, &[u8])],
@@ -524,13 +544,11 @@ impl Plan {
         self.encode_steps(&mut encoder, 0..self.graph.steps.len());
         let staging = self.encode_readback(gpu, &mut encoder, outputs)?;
         gpu.queue.submit([encoder.finish()]);
-        self.finish_readback(gpu, outputs, staging)
+        self.finish_readback(gpu, staging).await
     }
 
-    /// Like [`Plan::run`] but submits stage by stage and waits after each,
-    /// calling `on_stage(timing, done, total)` as each finishes: per-stage
-    /// timing for `icnet bench` and progress for long runs on slow adapters.
-    /// The extra submissions cost a few milliseconds per run.
+    /// [`Plan::run_staged_async`], blocking (native only).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn run_staged(
         &self,
         gpu: &Gpu,
@@ -538,8 +556,22 @@ impl Plan {
         outputs: &[TensorId],
         on_stage: &mut dyn FnMut(&StageTiming, usize, usize),
     ) -> Result<(Vec<Vec<u8>>, Vec<StageTiming>)> {
+        pollster::block_on(self.run_staged_async(gpu, inputs, outputs, on_stage))
+    }
+
+    /// Like [`Plan::run`] but submits stage by stage and waits after each,
+    /// calling `on_stage(timing, done, total)` as each finishes: per-stage
+    /// timing for `icnet bench` and progress for long runs on slow adapters.
+    /// The extra submissions cost a few milliseconds per run.
+    pub async fn run_staged_async(
+        &self,
+        gpu: &Gpu,
+        inputs: &[(TensorId, &[u8])],
+        outputs: &[TensorId],
+        on_stage: &mut dyn FnMut(&StageTiming, usize, usize),
+    ) -> Result<(Vec<Vec<u8>>, Vec<StageTiming>)> {
         self.write_inputs(gpu, inputs)?;
-        wait(gpu)?;
+        settle(gpu).await?;
         let steps = &self.graph.steps;
         // Runs of consecutive steps of one stage, in order.
         let mut runs: Vec<std::ops::Range<usize>> = Vec::new();
@@ -555,7 +587,7 @@ impl Plan {
             let mut encoder = gpu.device.create_command_encoder(&Default::default());
             self.encode_steps(&mut encoder, r.clone());
             gpu.queue.submit([encoder.finish()]);
-            wait(gpu)?;
+            settle(gpu).await?;
             let this = StageTiming {
                 name: self.graph.stages[steps[r.start].stage].clone(),
                 seconds: t0.elapsed().as_secs_f64(),
@@ -575,7 +607,7 @@ impl Plan {
         let mut encoder = gpu.device.create_command_encoder(&Default::default());
         let staging = self.encode_readback(gpu, &mut encoder, outputs)?;
         gpu.queue.submit([encoder.finish()]);
-        Ok((self.finish_readback(gpu, outputs, staging)?, timings))
+        Ok((self.finish_readback(gpu, staging).await?, timings))
     }
 
     fn encode_readback(
@@ -612,24 +644,20 @@ impl Plan {
         Ok(staging)
     }
 
-    fn finish_readback(
-        &self,
-        gpu: &Gpu,
-        outputs: &[TensorId],
-        staging: Vec<wgpu::Buffer>,
-    ) -> Result<Vec<Vec<u8>>> {
-        let _ = outputs;
-        let (tx, rx) = std::sync::mpsc::channel();
-        for (i, buf) in staging.iter().enumerate() {
-            let tx = tx.clone();
+    async fn finish_readback(&self, gpu: &Gpu, staging: Vec<wgpu::Buffer>) -> Result<Vec<Vec<u8>>> {
+        let mut pending = Vec::with_capacity(staging.len());
+        for buf in &staging {
+            let (tx, rx) = futures_channel::oneshot::channel();
             buf.slice(..).map_async(wgpu::MapMode::Read, move |r| {
-                let _ = tx.send((i, r));
+                let _ = tx.send(r);
             });
+            pending.push(rx);
         }
-        drop(tx);
-        wait(gpu)?;
-        for (_, r) in rx.iter() {
-            r.map_err(|e| Error::Device(format!("reading results back from the GPU failed: {e}")))?;
+        poll_native(gpu)?;
+        for rx in pending {
+            rx.await
+                .map_err(|_| Error::Device("the GPU device was lost while reading results back".into()))?
+                .map_err(|e| Error::Device(format!("reading results back from the GPU failed: {e}")))?;
         }
         let mut out = Vec::with_capacity(staging.len());
         for buf in &staging {
@@ -644,11 +672,29 @@ impl Plan {
     }
 }
 
-fn wait(gpu: &Gpu) -> Result<()> {
+/// Natively, drives the device until the submitted work is done (callbacks
+/// such as `map_async` fire from here). In a browser the page's event loop
+/// drives the device and `poll` does nothing.
+fn poll_native(gpu: &Gpu) -> Result<()> {
+    #[cfg(not(target_arch = "wasm32"))]
     gpu.device
         .poll(wgpu::PollType::wait_indefinitely())
         .map(|_| ())
-        .map_err(|e| Error::Device(format!("the GPU device stopped responding: {e}")))
+        .map_err(|e| Error::Device(format!("the GPU device stopped responding: {e}")))?;
+    #[cfg(target_arch = "wasm32")]
+    let _ = gpu;
+    Ok(())
+}
+
+/// Waits until everything submitted so far has run.
+async fn settle(gpu: &Gpu) -> Result<()> {
+    let (tx, rx) = futures_channel::oneshot::channel();
+    gpu.queue.on_submitted_work_done(move || {
+        let _ = tx.send(());
+    });
+    poll_native(gpu)?;
+    rx.await
+        .map_err(|_| Error::Device("the GPU device was lost while running the plan".into()))
 }
 
 #[cfg(test)]

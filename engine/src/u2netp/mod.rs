@@ -83,22 +83,37 @@ pub struct U2Netp {
 }
 
 impl U2Netp {
+    /// [`U2Netp::new_async`], blocking (native only).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn new(gpu: &Gpu, weights: &ConvSet, variant: ConvVariant) -> Result<U2Netp> {
+        pollster::block_on(Self::new_async(gpu, weights, variant))
+    }
+
+    pub async fn new_async(gpu: &Gpu, weights: &ConvSet, variant: ConvVariant) -> Result<U2Netp> {
         let mut g = graph::build(weights, 1, variant);
         let io = (g.input, g.output);
-        let plan = Plan::compile(gpu, std::mem::take(&mut g.graph))?;
+        let plan = Plan::compile_async(gpu, std::mem::take(&mut g.graph)).await?;
         Ok(U2Netp { plan, graph_io: io })
     }
 
-    /// d0 (320x320, after the sigmoid) of one prepared input.
+    /// d0 (320x320, after the sigmoid) of one prepared input (native only).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn d0(&self, gpu: &Gpu, input: &[f32]) -> Result<Vec<f32>> {
+        pollster::block_on(self.d0_async(gpu, input))
+    }
+
+    pub async fn d0_async(&self, gpu: &Gpu, input: &[f32]) -> Result<Vec<f32>> {
         let (i, o) = self.graph_io;
-        let out = self.plan.run(gpu, &[(i, bytemuck::cast_slice(input))], &[o])?;
+        let out = self
+            .plan
+            .run_async(gpu, &[(i, bytemuck::cast_slice(input))], &[o])
+            .await?;
         Ok(bytemuck::cast_slice::<u8, f32>(&out[0]).to_vec())
     }
 
     /// Runs one prepared input stage by stage (waiting after each) and
-    /// returns the per-stage timings, for `icnet bench`.
+    /// returns the per-stage timings, for `icnet bench` (native only).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn profile(&self, gpu: &Gpu, input: &[f32]) -> Result<Vec<crate::plan::StageTiming>> {
         let (i, o) = self.graph_io;
         let (_, timings) =
@@ -107,9 +122,14 @@ impl U2Netp {
         Ok(timings)
     }
 
-    /// The 8-bit saliency map of a photo at its original size.
+    /// The 8-bit saliency map of a photo at its original size (native only).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn sism(&self, gpu: &Gpu, photo: &DecodedPhoto) -> Result<Vec<u8>> {
-        let d0 = self.d0(gpu, &prepare(photo))?;
+        pollster::block_on(self.sism_async(gpu, photo))
+    }
+
+    pub async fn sism_async(&self, gpu: &Gpu, photo: &DecodedPhoto) -> Result<Vec<u8>> {
+        let d0 = self.d0_async(gpu, &prepare(photo)).await?;
         Ok(finish(&d0, photo.width, photo.height))
     }
 
