@@ -1,0 +1,638 @@
+//! The demo's work, independent of JavaScript: checking the photos a user
+//! gave, computing their saliency maps with U²-Netp, running the co-saliency
+//! model on the group and encoding the maps as PNG.
+//!
+//! Every step is the engine's own function, called in the order `icnet run`
+//! calls them (native-demo/src/run.rs), so a map made here is byte for byte
+//! the PNG `icnet run` writes for the same photo, group, model and
+//! convolution variant. Nothing here is specific to the browser: the wasm
+//! glue (`wasm.rs`) only converts values, and the native tests drive this
+//! module directly.
+
+use std::sync::{Arc, Mutex};
+
+use icnet_engine::kernels::conv::ConvVariant;
+use icnet_engine::network::CHUNK_BYTES_PER_IMAGE;
+use icnet_engine::postprocess;
+use icnet_engine::preprocess::{self, PreparedPhoto};
+use icnet_engine::u2netp::{self, U2Netp};
+use icnet_engine::weights::{ConvSet, Weights};
+use icnet_engine::{Engine, EngineOptions, Gpu, GpuOptions, Model};
+use web_time::Instant;
+
+/// A co-saliency group needs at least two photos.
+pub const MIN_PHOTOS: usize = 2;
+/// The page's limit: at 30 s per photo on a software adapter, 40 photos are
+/// already 20 minutes of work.
+pub const MAX_PHOTOS: usize = 40;
+/// Photos per VGG16 chunk. Each chunk is one stage of a staged run, so the
+/// progress bar moves every two photos instead of once for the whole
+/// backbone (minutes on a software adapter). Chunking does not change the
+/// maps: every photo goes through VGG16 on its own.
+const CHUNK_PHOTOS: u64 = 2;
+
+/// Called with (what is being done, steps done, steps in all).
+pub type Progress<'a> = &'a mut dyn FnMut(&str, usize, usize);
+
+/// Where a photo's saliency map (SISM) comes from.
+enum Sism {
+    /// Uploaded by the user: the 224x224 network input, and the PNG at the
+    /// photo's size for display.
+    Given { sism224: Vec<u8>, png: Vec<u8> },
+    /// To be computed by U²-Netp from this 320x320 input.
+    Compute { input: Vec<f32> },
+}
+
+/// A photo that decoded, ready for the group run. Only the small network
+/// inputs are kept, not the photo at full size.
+pub struct Checked {
+    pub name: String,
+    pub width: u32,
+    pub height: u32,
+    prepared: PreparedPhoto,
+    sism: Sism,
+    decode_s: f64,
+}
+
+impl Checked {
+    /// Whether the user gave this photo's saliency map.
+    pub fn sism_given(&self) -> bool {
+        matches!(self.sism, Sism::Given { .. })
+    }
+}
+
+/// A photo's results.
+pub struct PhotoResult {
+    pub name: String,
+    pub width: u32,
+    pub height: u32,
+    /// The co-saliency map at the photo's size, 8-bit grey PNG (what `icnet run` writes).
+    pub map_png: Vec<u8>,
+    /// The saliency map at the photo's size, 8-bit grey PNG.
+    pub sism_png: Vec<u8>,
+    pub sism_given: bool,
+    /// Seconds: decoding and resizing, U²-Netp (0 for a given SISM),
+    /// resizing the map back and PNG encoding.
+    pub decode_s: f64,
+    pub saliency_s: f64,
+    pub post_s: f64,
+}
+
+/// Seconds per part of a group run.
+#[derive(Clone, Debug, Default)]
+pub struct GroupTimings {
+    /// U²-Netp, all photos.
+    pub saliency_s: f64,
+    /// Plan compilation (a new group size or model) and input upload.
+    pub setup_s: f64,
+    /// VGG16 (and, for ICNet, its channel compressions).
+    pub backbone_s: f64,
+    /// The co-saliency steps (and ICNet's decoder).
+    pub cosal_s: f64,
+    /// Maps back to the photos' sizes and PNG encoding.
+    pub post_s: f64,
+    pub total_s: f64,
+}
+
+pub struct GroupResult {
+    pub photos: Vec<PhotoResult>,
+    pub timings: GroupTimings,
+    /// "csa" or "icnet".
+    pub model: &'static str,
+}
+
+/// Time spent preparing the session, for the page.
+#[derive(Clone, Debug, Default)]
+pub struct PrepareReport {
+    /// Convolution variants with their measured seconds (empty when the
+    /// variant was given or already measured).
+    pub tuning: Vec<(String, f64)>,
+    pub variant: String,
+    pub tune_s: f64,
+    pub u2netp_s: f64,
+}
+
+/// One sentence, ending with a full stop.
+fn sentence(s: impl std::fmt::Display) -> String {
+    let s = s.to_string();
+    let s = s.trim_end();
+    if s.ends_with(['.', '!', '?']) {
+        s.to_string()
+    } else {
+        format!("{s}.")
+    }
+}
+
+/// Decodes a photo (and its uploaded saliency map, if any) and prepares the
+/// network inputs; errors name the file.
+pub fn check_photo(name: &str, bytes: &[u8], sism: Option<&[u8]>) -> Result<Checked, String> {
+    let t0 = Instant::now();
+    let photo = preprocess::decode_photo(bytes)
+        .map_err(|e| format!("{name} is not a photo this demo can read: {}", sentence(e)))?;
+    let sism = match sism {
+        Some(b) => {
+            let (grey, w, h) = preprocess::decode_sism(b).map_err(|e| {
+                format!(
+                    "the saliency map given for {name} could not be read: {}",
+                    sentence(e)
+                )
+            })?;
+            let sism224 = preprocess::sism_from_map(&grey, w, h);
+            // At the photo's size for display, as `icnet run` does for pictures.
+            let full = if (w, h) == (photo.width, photo.height) {
+                grey
+            } else {
+                preprocess::pillow_resize_bilinear(
+                    &grey,
+                    w as usize,
+                    h as usize,
+                    1,
+                    photo.width as usize,
+                    photo.height as usize,
+                )
+            };
+            let png = postprocess::encode_png_gray(&full, photo.width, photo.height)
+                .map_err(|e| format!("{name}: {}", sentence(e)))?;
+            Sism::Given { sism224, png }
+        }
+        None => Sism::Compute {
+            input: u2netp::prepare(&photo),
+        },
+    };
+    Ok(Checked {
+        name: name.to_string(),
+        width: photo.width,
+        height: photo.height,
+        prepared: photo.prepare(),
+        sism,
+        decode_s: t0.elapsed().as_secs_f64(),
+    })
+}
+
+/// The GPU, the models and what has been compiled for them.
+pub struct Core {
+    /// The device until the engine is built (the engine owns it after).
+    gpu: Option<Gpu>,
+    engine: Option<Engine>,
+    /// A variant forced by the caller (no timing at start-up).
+    forced_variant: Option<ConvVariant>,
+    tuning: Vec<(ConvVariant, f64)>,
+    /// The models not currently inside the engine.
+    vgg: Option<ConvSet>,
+    icnet: Option<Weights>,
+    use_icnet: bool,
+    u2_weights: Option<ConvSet>,
+    u2: Option<U2Netp>,
+    /// Set by the device's callbacks: why the device stopped working.
+    gpu_problem: Arc<Mutex<Option<String>>>,
+    adapter: String,
+}
+
+impl Core {
+    /// Opens the GPU. `variant`: a convolution variant label (e.g.
+    /// "direct-16x32") to use instead of timing the candidates.
+    pub async fn new(variant: Option<&str>) -> Result<Core, String> {
+        let forced_variant = match variant {
+            Some(v) => Some(ConvVariant::parse(v).ok_or_else(|| {
+                format!(
+                    "\"{v}\" is not a convolution variant (e.g. direct-16x32, direct-8x16, tiled)."
+                )
+            })?),
+            None => None,
+        };
+        let gpu = Gpu::new(&GpuOptions::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        let gpu_problem = Arc::new(Mutex::new(None));
+        let p = gpu_problem.clone();
+        gpu.device.set_device_lost_callback(move |reason, msg| {
+            let text = match reason {
+                wgpu::DeviceLostReason::Destroyed => "the GPU device was closed".to_string(),
+                _ if msg.is_empty() => "the GPU device was lost".to_string(),
+                _ => format!("the GPU device was lost ({})", msg.trim_end_matches('.')),
+            };
+            if let Ok(mut g) = p.lock() {
+                g.get_or_insert(text);
+            }
+        });
+        let p = gpu_problem.clone();
+        gpu.device
+            .on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+                if let Ok(mut g) = p.lock() {
+                    g.get_or_insert(format!(
+                        "the GPU reported an error: {}",
+                        clip(&e.to_string())
+                    ));
+                }
+            }));
+        let adapter = gpu.describe();
+        Ok(Core {
+            gpu: Some(gpu),
+            engine: None,
+            forced_variant,
+            tuning: Vec::new(),
+            vgg: None,
+            icnet: None,
+            use_icnet: false,
+            u2_weights: None,
+            u2: None,
+            gpu_problem,
+            adapter,
+        })
+    }
+
+    pub fn adapter(&self) -> &str {
+        &self.adapter
+    }
+
+    /// The device in use (inside the engine once it exists).
+    pub fn gpu(&self) -> &Gpu {
+        match (&self.engine, &self.gpu) {
+            (Some(e), _) => &e.gpu,
+            (None, Some(g)) => g,
+            (None, None) => unreachable!("the GPU is either in the engine or in the core"),
+        }
+    }
+
+    /// The engine, once `prepare` or `run` built it (for tests that compare
+    /// with the engine's own entry points).
+    #[doc(hidden)]
+    pub fn engine_mut(&mut self) -> Option<&mut Engine> {
+        self.engine.as_mut()
+    }
+
+    /// Why the device stopped working, if it did.
+    pub fn gpu_problem(&self) -> Option<String> {
+        self.gpu_problem.lock().ok().and_then(|g| g.clone())
+    }
+
+    fn check_device(&self) -> Result<(), String> {
+        match self.gpu_problem() {
+            Some(p) => Err(sentence(format!("{p}; reload the page to start again"))),
+            None => Ok(()),
+        }
+    }
+
+    /// An engine error, or the device problem behind it.
+    fn gpu_error(&self, e: icnet_engine::Error) -> String {
+        match self.gpu_problem() {
+            Some(p) => sentence(format!("{p}; reload the page to start again")),
+            None => sentence(e),
+        }
+    }
+
+    /// Reads the two model files of `icnet fetch-models` (the bytes are
+    /// dropped once converted).
+    pub fn load_models(&mut self, vgg: Vec<u8>, u2: Vec<u8>) -> Result<(), String> {
+        let v = ConvSet::from_bytes_named(
+            &vgg,
+            "vgg16-imagenet.safetensors",
+            "the VGG16 weights",
+            &icnet_engine::csa::vgg_shapes(),
+        )
+        .map_err(sentence)?;
+        drop(vgg);
+        let u = ConvSet::from_bytes_named(
+            &u2,
+            "u2netp.safetensors",
+            "the U²-Netp weights",
+            &u2netp::shapes(),
+        )
+        .map_err(sentence)?;
+        drop(u2);
+        if let Some(e) = &self.engine {
+            if matches!(e.model, Model::Csa(_)) {
+                // A new engine takes the new VGG16 weights.
+                self.take_engine_apart();
+            }
+        }
+        self.vgg = Some(v);
+        self.u2_weights = Some(u);
+        self.u2 = None;
+        Ok(())
+    }
+
+    /// Uses trained ICNet weights (a `.safetensors` as converted by
+    /// tests/reference/convert_checkpoint.py), or with `None` goes back to
+    /// the training-free model. Invalid weights leave the model unchanged.
+    pub fn set_icnet_weights(
+        &mut self,
+        bytes: Option<Vec<u8>>,
+        source: &str,
+    ) -> Result<(), String> {
+        match bytes {
+            Some(b) => {
+                let w = Weights::from_bytes_named(&b, source).map_err(sentence)?;
+                drop(b);
+                if let Some(e) = &self.engine {
+                    if matches!(e.model, Model::Icnet(_)) {
+                        self.take_engine_apart();
+                    }
+                }
+                self.icnet = Some(w);
+                self.use_icnet = true;
+            }
+            None => {
+                self.use_icnet = false;
+                if let Some(e) = &self.engine {
+                    if matches!(e.model, Model::Icnet(_)) {
+                        // Frees the ICNet weights (and their plan).
+                        self.take_engine_apart();
+                    }
+                }
+                self.icnet = None;
+            }
+        }
+        Ok(())
+    }
+
+    /// The model the next run uses: "csa" or "icnet".
+    pub fn model_name(&self) -> &'static str {
+        if self.use_icnet {
+            "icnet"
+        } else {
+            "csa"
+        }
+    }
+
+    /// Takes the engine apart, keeping the device: its model goes back to
+    /// the stash unless the stash already holds a newer one (then it is
+    /// dropped), and its compiled plan is dropped. Returns the variant the
+    /// engine used.
+    fn take_engine_apart(&mut self) -> Option<ConvVariant> {
+        let old = self.engine.take()?;
+        let variant = old.variant;
+        self.gpu = Some(old.gpu);
+        match old.model {
+            Model::Csa(v) if self.vgg.is_none() => self.vgg = Some(v),
+            Model::Icnet(w) if self.icnet.is_none() => self.icnet = Some(w),
+            _ => {}
+        }
+        Some(variant)
+    }
+
+    /// Builds the engine for the wanted model if it does not run it yet.
+    /// Returns the seconds spent timing convolution variants (0 if none).
+    async fn ensure_engine(&mut self) -> Result<f64, String> {
+        let want_icnet = self.use_icnet;
+        if let Some(e) = &self.engine {
+            if matches!(e.model, Model::Icnet(_)) == want_icnet {
+                return Ok(0.0);
+            }
+        }
+        let model = if want_icnet {
+            Model::Icnet(self.icnet.take().ok_or("no ICNet weights were given.")?)
+        } else {
+            Model::Csa(self.vgg.take().ok_or("the models are not loaded yet.")?)
+        };
+        if let Err(e) = model.preprocess() {
+            // Put the model back before failing.
+            match model {
+                Model::Csa(v) => self.vgg = Some(v),
+                Model::Icnet(w) => self.icnet = Some(w),
+            }
+            return Err(sentence(e));
+        }
+        // Keep the device and the variant measured by the current engine, if any.
+        let variant = self
+            .take_engine_apart()
+            .or(self.forced_variant)
+            .or_else(|| {
+                self.tuning
+                    .iter()
+                    .min_by(|a, b| a.1.total_cmp(&b.1))
+                    .map(|t| t.0)
+            });
+        let gpu = self
+            .gpu
+            .take()
+            .expect("the device is here when there is no engine");
+        let t0 = Instant::now();
+        let tuned = variant.is_none();
+        let engine = Engine::with_model_async(gpu, model, options(variant))
+            .await
+            .map_err(|e| self.gpu_error(e))?;
+        if tuned {
+            self.tuning = engine.tuning.clone();
+        }
+        self.engine = Some(engine);
+        Ok(if tuned {
+            t0.elapsed().as_secs_f64()
+        } else {
+            0.0
+        })
+    }
+
+    /// Everything a run needs that does not depend on the photos: the engine
+    /// for the current model (timing the convolution variants the first
+    /// time, which compiles their pipelines) and U²-Netp, compiled.
+    ///
+    /// The co-saliency plan depends on the group size, so the first run of
+    /// each size compiles it (the engine keeps it for the next run). Compiling
+    /// a throwaway plan here does not help: measured in Chromium with
+    /// SwiftShader, the run's own compilation took as long afterwards, even
+    /// with the throwaway plan still alive.
+    pub async fn prepare(&mut self, progress: Progress<'_>) -> Result<PrepareReport, String> {
+        self.check_device()?;
+        let mut report = PrepareReport::default();
+        let tuning_needed =
+            self.engine.is_none() && self.forced_variant.is_none() && self.tuning.is_empty();
+        progress(
+            if tuning_needed {
+                "compiling: timing convolution variants on this GPU"
+            } else {
+                "compiling: co-saliency model"
+            },
+            0,
+            2,
+        );
+        report.tune_s = self.ensure_engine().await?;
+        progress("compiling: U²-Netp", 1, 2);
+        let t0 = Instant::now();
+        self.ensure_u2().await?;
+        report.u2netp_s = t0.elapsed().as_secs_f64();
+        progress("ready", 2, 2);
+        let e = self.engine.as_ref().expect("engine");
+        report.variant = e.variant.label();
+        report.tuning = self.tuning.iter().map(|(v, s)| (v.label(), *s)).collect();
+        Ok(report)
+    }
+
+    async fn ensure_u2(&mut self) -> Result<(), String> {
+        if self.u2.is_some() {
+            return Ok(());
+        }
+        let w = self
+            .u2_weights
+            .as_ref()
+            .ok_or("the models are not loaded yet.")?;
+        let e = self.engine.as_ref().expect("engine before U²-Netp");
+        let u2 = U2Netp::new_async(&e.gpu, w, e.variant)
+            .await
+            .map_err(|e| self.gpu_error(e))?;
+        self.u2 = Some(u2);
+        Ok(())
+    }
+
+    /// Runs a group of checked photos: saliency maps (unless given), the
+    /// co-saliency model on the whole group, the maps back at each photo's
+    /// size as PNG.
+    pub async fn run(
+        &mut self,
+        photos: Vec<Checked>,
+        progress: Progress<'_>,
+    ) -> Result<GroupResult, String> {
+        self.check_device()?;
+        let n = photos.len();
+        if n < MIN_PHOTOS {
+            return Err(match n {
+                0 => "No photo could be used: give at least two photos that show the same kind of object.".into(),
+                _ => "A group needs at least two photos: co-saliency finds what several photos have in common. Add another photo of the same kind of object.".into(),
+            });
+        }
+        if n > MAX_PHOTOS {
+            return Err(format!(
+                "{n} photos are too many for one group here; use at most {MAX_PHOTOS}."
+            ));
+        }
+        let started = Instant::now();
+        let mut timings = GroupTimings::default();
+        self.ensure_engine().await?;
+        let computed = photos.iter().filter(|p| !p.sism_given()).count();
+        if computed > 0 {
+            self.ensure_u2().await?;
+        }
+
+        // Saliency maps, one photo at a time (U²-Netp's plan is for one).
+        let mut sisms224: Vec<Vec<u8>> = Vec::with_capacity(n);
+        let mut sism_pngs: Vec<(Vec<u8>, f64)> = Vec::with_capacity(n);
+        let mut done = 0;
+        for p in &photos {
+            match &p.sism {
+                Sism::Given { sism224, png } => {
+                    sisms224.push(sism224.clone());
+                    sism_pngs.push((png.clone(), 0.0));
+                }
+                Sism::Compute { input } => {
+                    progress("saliency maps (U²-Netp)", done, computed);
+                    let t0 = Instant::now();
+                    let u2 = self.u2.as_ref().expect("U²-Netp");
+                    let d0 = u2
+                        .d0_async(self.gpu(), input)
+                        .await
+                        .map_err(|e| self.gpu_error(e))?;
+                    // U2Netp::sism_async, with the input prepared at check time.
+                    let full = u2netp::finish(&d0, p.width, p.height);
+                    sisms224.push(preprocess::sism_from_map(&full, p.width, p.height));
+                    let png = postprocess::encode_png_gray(&full, p.width, p.height)
+                        .map_err(|e| format!("{}: {}", p.name, sentence(e)))?;
+                    let s = t0.elapsed().as_secs_f64();
+                    timings.saliency_s += s;
+                    sism_pngs.push((png, s));
+                    done += 1;
+                }
+            }
+        }
+        if computed > 0 {
+            progress("saliency maps (U²-Netp)", computed, computed);
+        }
+
+        // The co-saliency model on the whole group, stage by stage.
+        let prepared: Vec<PreparedPhoto> = photos.iter().map(|p| p.prepared.clone()).collect();
+        progress("co-saliency model: starting", 0, 1);
+        let engine = self.engine.as_mut().expect("engine");
+        let model = engine.model.name();
+        let mut last = Instant::now();
+        let mut on_stage = |stage: &str, k: usize, total: usize| {
+            let now = Instant::now();
+            let s = now.duration_since(last).as_secs_f64();
+            last = now;
+            let (part, label) = stage_part(stage);
+            match part {
+                Part::Backbone => timings.backbone_s += s,
+                Part::Cosal => timings.cosal_s += s,
+            }
+            progress(&label, k, total);
+        };
+        let maps = engine
+            .run_group_async(&prepared, &sisms224, Some(&mut on_stage))
+            .await;
+        let maps = maps.map_err(|e| self.gpu_error(e))?;
+        if maps.len() != n {
+            return Err(format!(
+                "the model returned {} maps for {n} photos.",
+                maps.len()
+            ));
+        }
+
+        // Back to each photo's size, as `icnet run` writes them.
+        progress("writing maps", 0, n);
+        let mut out = Vec::with_capacity(n);
+        for (k, ((p, map), (sism_png, saliency_s))) in
+            photos.into_iter().zip(maps).zip(sism_pngs).enumerate()
+        {
+            let t0 = Instant::now();
+            let pixels = postprocess::map_to_original(&map, p.height, p.width);
+            let map_png = postprocess::encode_png_gray(&pixels, p.width, p.height)
+                .map_err(|e| format!("{}: {}", p.name, sentence(e)))?;
+            let post_s = t0.elapsed().as_secs_f64();
+            timings.post_s += post_s;
+            out.push(PhotoResult {
+                sism_given: p.sism_given(),
+                name: p.name,
+                width: p.width,
+                height: p.height,
+                map_png,
+                sism_png,
+                decode_s: p.decode_s,
+                saliency_s,
+                post_s,
+            });
+            progress("writing maps", k + 1, n);
+        }
+        timings.total_s = started.elapsed().as_secs_f64();
+        timings.setup_s = (timings.total_s
+            - timings.saliency_s
+            - timings.backbone_s
+            - timings.cosal_s
+            - timings.post_s)
+            .max(0.0);
+        Ok(GroupResult {
+            photos: out,
+            timings,
+            model,
+        })
+    }
+}
+
+fn options(variant: Option<ConvVariant>) -> EngineOptions {
+    EngineOptions {
+        variant,
+        memory_budget: Some(CHUNK_PHOTOS * CHUNK_BYTES_PER_IMAGE),
+    }
+}
+
+enum Part {
+    Backbone,
+    Cosal,
+}
+
+/// Which part of the model a plan stage belongs to, and its progress label.
+fn stage_part(stage: &str) -> (Part, String) {
+    if stage.starts_with("vgg") || stage == "compress" {
+        (
+            Part::Backbone,
+            format!("co-saliency model: backbone (VGG16), {stage} done"),
+        )
+    } else {
+        (Part::Cosal, format!("co-saliency model: {stage} done"))
+    }
+}
+
+/// At most 300 characters of a GPU error (validation errors can be pages long).
+fn clip(s: &str) -> String {
+    match s.char_indices().nth(300) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}

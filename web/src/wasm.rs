@@ -1,0 +1,258 @@
+//! The JavaScript API (wasm-bindgen): a `Session` holds the GPU device and
+//! the models; the page calls, one at a time and in this order,
+//! `Session.create()`, `load_models`, `prepare`, then `run` as often as it
+//! likes (and `set_icnet_weights` between runs).
+//!
+//! Errors reach JavaScript as `Error`s whose message is one plain sentence.
+
+use std::cell::RefCell;
+
+use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+use crate::core::{self, Checked, Core};
+
+thread_local! {
+    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+#[wasm_bindgen(start)]
+fn start() {
+    // A panic aborts the module; keep its message for the page to show.
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info.to_string();
+        web_sys::console::error_1(&JsValue::from_str(&msg));
+        LAST_PANIC.with(|p| *p.borrow_mut() = Some(msg));
+    }));
+}
+
+/// The message of the panic that stopped the module, if one did.
+#[wasm_bindgen]
+pub fn last_panic() -> Option<String> {
+    LAST_PANIC.with(|p| p.borrow().clone())
+}
+
+/// Photos per group: (least, most).
+#[wasm_bindgen]
+pub fn group_limits() -> Vec<u32> {
+    vec![core::MIN_PHOTOS as u32, core::MAX_PHOTOS as u32]
+}
+
+fn set(o: &Object, key: &str, v: impl Into<JsValue>) {
+    let _ = Reflect::set(o, &JsValue::from_str(key), &v.into());
+}
+
+fn get(o: &JsValue, key: &str) -> JsValue {
+    Reflect::get(o, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn bytes_of(v: &JsValue) -> Option<Vec<u8>> {
+    v.dyn_ref::<Uint8Array>().map(Uint8Array::to_vec)
+}
+
+fn report(f: &Option<Function>, what: &str, k: usize, n: usize) {
+    if let Some(f) = f {
+        let _ = f.call3(
+            &JsValue::NULL,
+            &JsValue::from_str(what),
+            &JsValue::from(k as u32),
+            &JsValue::from(n as u32),
+        );
+    }
+}
+
+/// Lets the page repaint (a macrotask, not a microtask).
+async fn yield_to_browser() {
+    let Some(w) = web_sys::window() else { return };
+    let p = Promise::new(&mut |resolve, _| {
+        let _ = w.set_timeout_with_callback(&resolve);
+    });
+    let _ = JsFuture::from(p).await;
+}
+
+fn has_webgpu() -> bool {
+    let nav = get(&js_sys::global(), "navigator");
+    !nav.is_undefined() && !get(&nav, "gpu").is_undefined()
+}
+
+const NO_WEBGPU: &str = "This browser does not offer WebGPU. Use a recent Chrome, Edge or \
+Safari (or Firefox 141+ on Windows); on Linux, Chrome needs `--enable-unsafe-webgpu`.";
+
+#[wasm_bindgen]
+pub struct Session {
+    core: Core,
+}
+
+#[wasm_bindgen]
+impl Session {
+    /// Opens the GPU. `variant` (optional): a convolution variant such as
+    /// "direct-16x32" instead of timing the candidates at `prepare`.
+    pub async fn create(variant: Option<String>) -> Result<Session, JsError> {
+        if !has_webgpu() {
+            return Err(JsError::new(NO_WEBGPU));
+        }
+        match Core::new(variant.as_deref()).await {
+            Ok(core) => Ok(Session { core }),
+            Err(e) if e.contains("no GPU adapter") => Err(JsError::new(
+                "WebGPU is present but offered no GPU adapter: hardware acceleration may be off \
+                 (chrome://settings/system), or the GPU is blocked; headless Chromium needs \
+                 `--enable-unsafe-webgpu`.",
+            )),
+            Err(e) => Err(JsError::new(&e)),
+        }
+    }
+
+    /// The adapter, in words.
+    pub fn adapter(&self) -> String {
+        self.core.adapter().to_string()
+    }
+
+    /// The model the next run uses: "csa" (training-free) or "icnet".
+    pub fn model(&self) -> String {
+        self.core.model_name().to_string()
+    }
+
+    /// Why the device stopped working, if it did.
+    pub fn gpu_problem(&self) -> Option<String> {
+        self.core.gpu_problem()
+    }
+
+    /// Reads `vgg16-imagenet.safetensors` and `u2netp.safetensors`. The
+    /// bytes are copied into the module once, converted and dropped; the
+    /// caller should drop its own copies.
+    pub fn load_models(&mut self, vgg: Vec<u8>, u2: Vec<u8>) -> Result<(), JsError> {
+        self.core.load_models(vgg, u2).map_err(|e| JsError::new(&e))
+    }
+
+    /// Uses trained ICNet weights (`.safetensors`), or with `null` the
+    /// training-free model again. Call `prepare` afterwards.
+    pub fn set_icnet_weights(
+        &mut self,
+        bytes: Option<Vec<u8>>,
+        name: Option<String>,
+    ) -> Result<(), JsError> {
+        let name = name.unwrap_or_else(|| "the weights file".into());
+        self.core
+            .set_icnet_weights(bytes, &name)
+            .map_err(|e| JsError::new(&e))
+    }
+
+    /// Compiles what a run needs: the engine (timing convolution variants
+    /// on first use) and U²-Netp. `on_progress(what, k, n)`. Returns
+    /// `{variant, tuning: [{variant, ms}], tune_s, u2netp_s}`.
+    pub async fn prepare(&mut self, on_progress: Option<Function>) -> Result<JsValue, JsError> {
+        let mut cb = |what: &str, k: usize, n: usize| report(&on_progress, what, k, n);
+        let r = self
+            .core
+            .prepare(&mut cb)
+            .await
+            .map_err(|e| JsError::new(&e))?;
+        let o = Object::new();
+        set(&o, "variant", r.variant);
+        let tuning = Array::new();
+        for (v, s) in r.tuning {
+            let t = Object::new();
+            set(&t, "variant", v);
+            set(&t, "ms", s * 1e3);
+            tuning.push(&t);
+        }
+        set(&o, "tuning", tuning);
+        set(&o, "tune_s", r.tune_s);
+        set(&o, "u2netp_s", r.u2netp_s);
+        Ok(o.into())
+    }
+
+    /// Runs one group. `photos`: `[{name, bytes: Uint8Array}]`; `sisms`:
+    /// `null` or an array as long, of `Uint8Array` (a saliency map given for
+    /// that photo) or `null` (computed with U²-Netp).
+    ///
+    /// Returns `{model, error, fatal, problems: [{name, message}], photos:
+    /// [{name, width, height, map, sism, sism_given, timings: {decode_s,
+    /// saliency_s, post_s}}], timings: {check_s, saliency_s, setup_s,
+    /// backbone_s, cosal_s, post_s, total_s}}`: `map` and `sism` are 8-bit
+    /// grey PNGs at the photo's size (`map` is what `icnet run` writes).
+    /// Photos that cannot be read are left out of the group and listed in
+    /// `problems`; `error` says why the group did not run (fewer than two
+    /// usable photos, a GPU failure), `fatal` whether the session is unusable.
+    pub async fn run(
+        &mut self,
+        photos: Array,
+        sisms: JsValue,
+        on_progress: Option<Function>,
+    ) -> Result<JsValue, JsError> {
+        let n = photos.length() as usize;
+        let sisms: Option<Array> = sisms.dyn_into::<Array>().ok();
+        let out = Object::new();
+        let problems = Array::new();
+        let t0 = web_time::Instant::now();
+        let mut checked: Vec<Checked> = Vec::with_capacity(n);
+        for i in 0..n {
+            let p = photos.get(i as u32);
+            let name = get(&p, "name")
+                .as_string()
+                .unwrap_or_else(|| format!("photo {}", i + 1));
+            report(&on_progress, "reading photos", i, n);
+            yield_to_browser().await;
+            let sism = sisms.as_ref().and_then(|s| bytes_of(&s.get(i as u32)));
+            let result = match bytes_of(&get(&p, "bytes")) {
+                Some(bytes) => core::check_photo(&name, &bytes, sism.as_deref()),
+                None => Err(format!("{name}: no file contents were given.")),
+            };
+            match result {
+                Ok(c) => checked.push(c),
+                Err(message) => {
+                    let o = Object::new();
+                    set(&o, "name", name);
+                    set(&o, "message", message);
+                    problems.push(&o);
+                }
+            }
+        }
+        report(&on_progress, "reading photos", n, n);
+        let check_s = t0.elapsed().as_secs_f64();
+        set(&out, "problems", problems);
+        set(&out, "model", self.core.model_name());
+        let mut cb = |what: &str, k: usize, n: usize| report(&on_progress, what, k, n);
+        let result = self.core.run(checked, &mut cb).await;
+        let list = Array::new();
+        let timings = Object::new();
+        set(&timings, "check_s", check_s);
+        match result {
+            Ok(r) => {
+                set(&out, "error", JsValue::NULL);
+                set(&out, "fatal", false);
+                for p in r.photos {
+                    let o = Object::new();
+                    set(&o, "name", p.name);
+                    set(&o, "width", p.width);
+                    set(&o, "height", p.height);
+                    set(&o, "map", Uint8Array::from(&p.map_png[..]));
+                    set(&o, "sism", Uint8Array::from(&p.sism_png[..]));
+                    set(&o, "sism_given", p.sism_given);
+                    let t = Object::new();
+                    set(&t, "decode_s", p.decode_s);
+                    set(&t, "saliency_s", p.saliency_s);
+                    set(&t, "post_s", p.post_s);
+                    set(&o, "timings", t);
+                    list.push(&o);
+                }
+                let t = r.timings;
+                set(&timings, "saliency_s", t.saliency_s);
+                set(&timings, "setup_s", t.setup_s);
+                set(&timings, "backbone_s", t.backbone_s);
+                set(&timings, "cosal_s", t.cosal_s);
+                set(&timings, "post_s", t.post_s);
+                set(&timings, "total_s", t.total_s + check_s);
+                set(&out, "model", r.model);
+            }
+            Err(e) => {
+                set(&out, "error", e);
+                set(&out, "fatal", self.core.gpu_problem().is_some());
+            }
+        }
+        set(&out, "photos", list);
+        set(&out, "timings", timings);
+        Ok(out.into())
+    }
+}

@@ -1,0 +1,615 @@
+// The page: photos in, co-saliency maps out. All the work is in the wasm
+// module (pkg/icnet_web.js, the engine of the `icnet` command built for
+// WebGPU); this file handles files, model downloads, progress and display.
+//
+// For tests: document.body.dataset.state is idle | loading | ready | running
+// | done | error, and every result map is an <img data-cosal-map="<file name>">
+// holding the 8-bit map at the photo's size (the PNG `icnet run` writes).
+
+import init, { Session, last_panic, group_limits } from './pkg/icnet_web.js';
+
+const MODELS = ['vgg16-imagenet.safetensors', 'u2netp.safetensors'];
+// Bump when the way models are stored changes; a new model file (its sha256
+// is in models/manifest.json) gets a new cache key by itself.
+const CACHE_NAME = 'icnet-models-v1';
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+
+let session = null;
+let MIN = 2, MAX = 40;
+let photos = [];          // [{file, url, stem}]
+let sisms = new Map();    // stem -> File
+let results = [];         // [{name, stem, map: Uint8Array}]
+let busy = false;
+let ready = false;
+let urls = [];            // result object URLs, revoked on the next run
+let model = 'csa';        // the session's model: csa | icnet
+const info = { adapter: '', load: null, prepare: null, run: null };
+
+// ---------------------------------------------------------------- state, errors, progress
+
+function setState(s) {
+  document.body.dataset.state = s;
+}
+
+function showError(message, details = []) {
+  const box = $('error');
+  box.replaceChildren();
+  const p = document.createElement('p');
+  p.textContent = message;
+  box.append(p);
+  if (details.length) {
+    const ul = document.createElement('ul');
+    for (const d of details) {
+      const li = document.createElement('li');
+      li.textContent = d;
+      ul.append(li);
+    }
+    box.append(ul);
+  }
+  box.hidden = false;
+}
+
+function clearError() {
+  $('error').hidden = true;
+  $('error').replaceChildren();
+}
+
+// An exception from the module, in words. A panic leaves the module unusable.
+function words(e) {
+  let panic = null;
+  try { panic = last_panic(); } catch (_) { /* the module is not loaded */ }
+  if (panic) return `Internal error (please report it): ${panic}. Reload the page to start again.`;
+  const m = (e && e.message) ? e.message : String(e);
+  if (/unreachable|recursive use of an object/i.test(m)) {
+    return `Internal error: ${m}. Reload the page to start again.`;
+  }
+  return m;
+}
+
+let progressStarted = 0;
+function progress(text, fraction) {
+  const pct = Math.max(0, Math.min(100, Math.round((fraction ?? 0) * 100)));
+  $('progress-fill').style.width = pct + '%';
+  $('progress').setAttribute('aria-valuenow', String(pct));
+  const secs = progressStarted ? ` · ${((performance.now() - progressStarted) / 1000).toFixed(0)} s` : '';
+  $('progress-text').textContent = text + secs;
+}
+
+function stageProgress(what, k, n) {
+  progress(n > 0 ? `${what} (${k}/${n})` : what, n > 0 ? k / n : 0);
+}
+
+const mb = (b) => (b / 1e6).toFixed(1);
+const secs = (s) => (s >= 10 ? s.toFixed(1) : s.toFixed(2)) + ' s';
+const stemOf = (name) => { const i = name.lastIndexOf('.'); return i > 0 ? name.slice(0, i) : name; };
+
+// Serialises calls into the session (its methods must not overlap).
+let chain = Promise.resolve();
+function exclusive(fn) {
+  const p = chain.then(fn);
+  chain = p.catch(() => {});
+  return p;
+}
+
+// ---------------------------------------------------------------- models
+
+async function manifest() {
+  try {
+    const r = await fetch('models/manifest.json', { cache: 'no-store' });
+    if (r.ok) return await r.json();
+  } catch (_) { /* no manifest: plain URLs, no size ahead */ }
+  return {};
+}
+
+// Downloads the models (or reads them from the Cache API), reporting bytes.
+async function loadModels() {
+  const man = await manifest();
+  const keyOf = (f) => man[f]?.sha256 ? `models/${f}?sha256=${man[f].sha256}` : `models/${f}`;
+  let cache = null;
+  try {
+    if ('caches' in self) {
+      cache = await caches.open(CACHE_NAME);
+      for (const k of await caches.keys()) {
+        if (k.startsWith('icnet-models-') && k !== CACHE_NAME) await caches.delete(k);
+      }
+    }
+  } catch (_) { cache = null; /* e.g. storage blocked: download every time */ }
+
+  const total = MODELS.reduce((s, f) => s + (man[f]?.bytes ?? 0), 0);
+  let got = 0, fromCache = 0, fromNet = 0;
+  const t0 = performance.now();
+  const show = () => progress(`loading models ${mb(got)}/${total ? mb(total) : '?'} MB`
+    + (fromCache && !fromNet ? ' (from cache)' : ''), total ? got / total : 0);
+
+  const out = {};
+  for (const f of MODELS) {
+    const key = keyOf(f);
+    let resp = cache ? await cache.match(key) : undefined;
+    const cached = !!resp;
+    if (!resp) {
+      resp = await fetch(`models/${f}`, { cache: 'no-store' });
+      if (!resp.ok) {
+        throw new Error(`The model file models/${f} could not be downloaded (HTTP ${resp.status}). `
+          + 'The site must be built with web/build.sh, which copies the models next to the page.');
+      }
+    }
+    const size = Number(resp.headers.get('Content-Length')) || man[f]?.bytes || 0;
+    const reader = resp.body.getReader();
+    let buf = new Uint8Array(size || 1 << 20), len = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (len + value.length > buf.length) {
+        const bigger = new Uint8Array(Math.max(buf.length * 2, len + value.length));
+        bigger.set(buf.subarray(0, len));
+        buf = bigger;
+      }
+      buf.set(value, len);
+      len += value.length;
+      got += value.length;
+      if (cached) fromCache += value.length; else fromNet += value.length;
+      show();
+    }
+    const bytes = len === buf.length ? buf : buf.slice(0, len);
+    if (!cached && cache) {
+      try {
+        await cache.put(key, new Response(bytes, { headers: { 'Content-Type': 'application/octet-stream' } }));
+      } catch (_) { /* quota: fine, next visit downloads again */ }
+    }
+    out[f] = bytes;
+  }
+  info.load = { bytes: got, seconds: (performance.now() - t0) / 1000, cached: fromNet === 0 };
+  return out;
+}
+
+// ---------------------------------------------------------------- start-up
+
+async function adapterWords(fallback) {
+  try {
+    const a = await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' });
+    const i = a?.info;
+    if (i) {
+      let s = [i.vendor, i.architecture, i.device, i.description].filter(Boolean).join(' ');
+      if (!s) s = 'unnamed adapter';
+      if (i.isFallbackAdapter) s += ' (software fallback adapter: expect about 30 s per photo)';
+      return s;
+    }
+  } catch (_) { /* keep wgpu's words */ }
+  return fallback;
+}
+
+async function start() {
+  setState('loading');
+  progressStarted = performance.now();
+  progress('loading the module', 0);
+  try {
+    await init();
+    [MIN, MAX] = Array.from(group_limits());
+  } catch (e) {
+    throw new Error(`The page's WebAssembly module could not be loaded (${words(e)}).`);
+  }
+  progress('opening the GPU', 0);
+  // Open the GPU and download the models at the same time.
+  const opened = Session.create(params.get('variant'));
+  const models = loadModels();
+  session = await opened;
+  info.adapter = await adapterWords(session.adapter());
+  $('adapter').textContent = info.adapter;
+  $('adapter').title = `wgpu: ${session.adapter()}`;
+  const m = await models;
+  progress('reading the weights', 1);
+  await exclusive(async () => {
+    session.load_models(m[MODELS[0]], m[MODELS[1]]);
+  });
+  delete m[MODELS[0]];
+  delete m[MODELS[1]];
+  await prepare();
+  progressStarted = 0;
+  progress(info.load.cached ? 'ready (models from cache)' : 'ready', 1);
+  ready = true;
+  setState('ready');
+  updateButtons();
+  renderTimings();
+}
+
+// Compiles the pipelines (and times the convolution variants the first time).
+async function prepare() {
+  const t0 = performance.now();
+  const r = await exclusive(() => session.prepare(stageProgress));
+  info.prepare = { ...r, seconds: (performance.now() - t0) / 1000 };
+}
+
+// ---------------------------------------------------------------- photos
+
+function addPhotos(files) {
+  clearError();
+  const notes = [];
+  for (const file of files) {
+    if (photos.some((p) => p.file.name === file.name && p.file.size === file.size)) continue;
+    if (photos.length >= MAX) {
+      notes.push(`${file.name}: a group holds at most ${MAX} photos; it was not added.`);
+      continue;
+    }
+    photos.push({ file, url: URL.createObjectURL(file), stem: stemOf(file.name) });
+  }
+  if (notes.length) showError('Some files were not added:', notes);
+  renderThumbs();
+}
+
+function renderThumbs() {
+  const ul = $('thumbs');
+  ul.replaceChildren();
+  photos.forEach((p, i) => {
+    const li = document.createElement('li');
+    const img = document.createElement('img');
+    img.src = p.url;
+    img.alt = p.file.name;
+    img.addEventListener('error', () => {
+      li.classList.add('bad');
+      img.replaceWith(Object.assign(document.createElement('span'), { className: 'noimg', textContent: 'not an image?' }));
+    });
+    const cap = document.createElement('span');
+    cap.className = 'name';
+    cap.textContent = p.file.name + (sisms.has(p.stem) ? ' · own saliency map' : '');
+    const x = document.createElement('button');
+    x.type = 'button';
+    x.className = 'remove';
+    x.textContent = '×';
+    x.title = `Remove ${p.file.name}`;
+    x.addEventListener('click', () => {
+      if (busy) return;
+      URL.revokeObjectURL(p.url);
+      photos.splice(i, 1);
+      renderThumbs();
+    });
+    li.append(img, cap, x);
+    ul.append(li);
+  });
+  const unmatched = [...sisms.keys()].filter((s) => !photos.some((p) => p.stem === s));
+  $('sism-note').textContent = sisms.size
+    ? `${sisms.size} saliency map${sisms.size > 1 ? 's' : ''}` + (unmatched.length ? `; no photo for: ${unmatched.join(', ')}` : '')
+    : '';
+  updateButtons();
+}
+
+function updateButtons() {
+  $('run').disabled = !ready || busy || photos.length === 0;
+  $('clear').disabled = busy || photos.length === 0;
+  $('download-all').disabled = busy || results.length === 0;
+  $('csa').disabled = busy || !ready || model !== 'icnet';
+  for (const id of ['photos', 'sisms', 'weights', 'clear-sisms']) $(id).disabled = busy;
+}
+
+// ---------------------------------------------------------------- run
+
+async function run() {
+  if (busy || !ready) return;
+  clearError();
+  if (photos.length < MIN) {
+    showError(photos.length === 0
+      ? 'Add at least two photos that show the same kind of object.'
+      : 'A group needs at least two photos: co-saliency finds what several photos have in common. Add another photo of the same kind of object.');
+    setState('error');
+    return;
+  }
+  busy = true;
+  updateButtons();
+  setState('running');
+  progressStarted = performance.now();
+  progress('reading photos', 0);
+  let r;
+  try {
+    const list = [];
+    for (const p of photos) list.push({ name: p.file.name, bytes: new Uint8Array(await p.file.arrayBuffer()) });
+    const given = photos.map((p) => sisms.get(p.stem) ?? null);
+    const sismBytes = given.some(Boolean)
+      ? await Promise.all(given.map(async (f) => (f ? new Uint8Array(await f.arrayBuffer()) : null)))
+      : null;
+    r = await exclusive(() => session.run(list, sismBytes, stageProgress));
+  } catch (e) {
+    busy = false;
+    progressStarted = 0;
+    progress('stopped', 0);
+    showError(words(e));
+    setState('error');
+    updateButtons();
+    return;
+  }
+  busy = false;
+  progressStarted = 0;
+  info.run = r;
+  const problems = Array.from(r.problems, (p) => p.message);
+  if (r.error) {
+    progress('stopped', 0);
+    showError(r.error + (r.fatal ? '' : (problems.length ? ' These files could not be used:' : '')), problems);
+    setState('error');
+    if (r.fatal) ready = false;
+  } else {
+    progress(`done: ${r.photos.length} photos in ${secs(r.timings.total_s)}`, 1);
+    if (problems.length) showError('These files were left out of the group:', problems);
+    showResults(r);
+    setState('done');
+  }
+  renderTimings();
+  updateButtons();
+}
+
+function showResults(r) {
+  for (const u of urls) URL.revokeObjectURL(u);
+  urls = [];
+  results = [];
+  const box = $('results');
+  box.replaceChildren();
+  const ul = $('problems');
+  ul.replaceChildren();
+  for (const p of r.problems) {
+    const li = document.createElement('li');
+    li.textContent = p.message;
+    ul.append(li);
+  }
+  for (const p of r.photos) {
+    const src = photos.find((q) => q.file.name === p.name);
+    const mapUrl = URL.createObjectURL(new Blob([p.map], { type: 'image/png' }));
+    const sismUrl = URL.createObjectURL(new Blob([p.sism], { type: 'image/png' }));
+    urls.push(mapUrl, sismUrl);
+    results.push({ name: p.name, stem: stemOf(p.name), map: p.map });
+
+    const row = document.createElement('figure');
+    row.className = 'result';
+    const cap = document.createElement('figcaption');
+    cap.textContent = `${p.name} · ${p.width}x${p.height}`;
+    const a = document.createElement('a');
+    a.href = mapUrl;
+    a.download = stemOf(p.name) + '.png';
+    a.textContent = 'download map';
+    cap.append(' · ', a);
+
+    const photo = document.createElement('img');
+    photo.src = src ? src.url : '';
+    photo.alt = `photo ${p.name}`;
+    const sism = document.createElement('img');
+    sism.src = sismUrl;
+    sism.alt = `saliency map of ${p.name}`;
+    sism.title = p.sism_given ? 'saliency map you gave' : 'saliency map (U²-Netp)';
+    const map = document.createElement('img');
+    map.src = mapUrl;
+    map.alt = `co-saliency map of ${p.name}`;
+    map.dataset.cosalMap = p.name;
+    const overlay = document.createElement('canvas');
+    overlay.title = 'overlay: the photo, dimmed where the co-saliency map is dark';
+    drawOverlay(overlay, photo, map);
+
+    const cells = [[photo, 'photo'], [sism, p.sism_given ? 'your saliency map' : 'saliency map'],
+      [map, 'co-saliency map'], [overlay, 'overlay']].map(([el, label]) => {
+      const d = document.createElement('div');
+      d.className = 'cell';
+      const l = document.createElement('span');
+      l.textContent = label;
+      d.append(el, l);
+      return d;
+    });
+    row.append(cap, ...cells);
+    box.append(row);
+  }
+  $('results-box').hidden = false;
+}
+
+// The photo dimmed where the map is dark, with a tint where it is bright.
+async function drawOverlay(canvas, photo, map) {
+  try {
+    await Promise.all([photo.decode(), map.decode()]);
+  } catch (_) { return; }
+  const w0 = map.naturalWidth, h0 = map.naturalHeight;
+  const scale = Math.min(1, 480 / Math.max(w0, h0));
+  const w = Math.max(1, Math.round(w0 * scale)), h = Math.max(1, Math.round(h0 * scale));
+  canvas.width = w;
+  canvas.height = h;
+  const ctx = canvas.getContext('2d');
+  ctx.drawImage(map, 0, 0, w, h);
+  const m = ctx.getImageData(0, 0, w, h).data;
+  ctx.drawImage(photo, 0, 0, w, h);
+  const img = ctx.getImageData(0, 0, w, h);
+  const d = img.data;
+  for (let i = 0; i < d.length; i += 4) {
+    const a = m[i] / 255;
+    const keep = 0.25 + 0.75 * a;
+    d[i] = d[i] * keep + 90 * a;
+    d[i + 1] = d[i + 1] * keep;
+    d[i + 2] = d[i + 2] * keep;
+  }
+  ctx.putImageData(img, 0, 0);
+}
+
+// ---------------------------------------------------------------- timings
+
+function renderTimings() {
+  const rows = [];
+  rows.push(['GPU', info.adapter]);
+  if (info.load) {
+    rows.push(['models', `${mb(info.load.bytes)} MB in ${secs(info.load.seconds)}${info.load.cached ? ' (from cache)' : ''}`]);
+  }
+  if (info.prepare) {
+    const p = info.prepare;
+    rows.push(['compiling', `${secs(p.seconds)} (convolution timing ${secs(p.tune_s)}, U²-Netp ${secs(p.u2netp_s)})`]);
+    const tuning = Array.from(p.tuning || []).map((t) => `${t.variant} ${t.ms.toFixed(0)} ms`).join(', ');
+    rows.push(['convolution kernel', p.variant + (tuning ? ` (measured: ${tuning})` : '')]);
+  }
+  const r = info.run;
+  if (r && !r.error) {
+    const t = r.timings;
+    const n = r.photos.length;
+    rows.push(['model', r.model === 'icnet' ? 'ICNet (your weights)' : 'training-free (VGG16 + ICNet correlation)']);
+    rows.push(['reading photos', secs(t.check_s)]);
+    rows.push(['saliency maps (U²-Netp)', secs(t.saliency_s)]);
+    rows.push(['plan compilation and upload', secs(t.setup_s)]);
+    rows.push(['backbone (VGG16)', secs(t.backbone_s)]);
+    rows.push(['co-saliency', secs(t.cosal_s)]);
+    rows.push(['maps to photo size and PNG', secs(t.post_s)]);
+    rows.push(['total', `${secs(t.total_s)} for ${n} photos, ${secs(t.total_s / Math.max(1, n))} per photo`]);
+  }
+  const table = $('timings');
+  table.replaceChildren();
+  for (const [k, v] of rows) {
+    const tr = document.createElement('tr');
+    const th = document.createElement('th');
+    th.textContent = k;
+    const td = document.createElement('td');
+    td.textContent = v;
+    tr.append(th, td);
+    table.append(tr);
+  }
+  $('timings-box').hidden = rows.length === 0;
+  $('model').textContent = model === 'icnet' ? 'ICNet (your weights)' : 'training-free (VGG16 + ICNet correlation)';
+}
+
+// ---------------------------------------------------------------- downloads
+
+// A zip archive without compression (PNGs do not compress further).
+const CRC_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+function crc32(bytes) {
+  let c = 0xffffffff;
+  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+function zip(files) {
+  const enc = new TextEncoder();
+  const parts = [];
+  const central = [];
+  let offset = 0;
+  for (const { name, data } of files) {
+    const n = enc.encode(name);
+    const crc = crc32(data);
+    const local = new DataView(new ArrayBuffer(30));
+    local.setUint32(0, 0x04034b50, true);
+    local.setUint16(4, 20, true);
+    local.setUint16(6, 0x0800, true); // UTF-8 names
+    local.setUint16(8, 0, true); // stored
+    local.setUint32(14, crc, true);
+    local.setUint32(18, data.length, true);
+    local.setUint32(22, data.length, true);
+    local.setUint16(26, n.length, true);
+    parts.push(local, n, data);
+    const c = new DataView(new ArrayBuffer(46));
+    c.setUint32(0, 0x02014b50, true);
+    c.setUint16(4, 20, true);
+    c.setUint16(6, 20, true);
+    c.setUint16(8, 0x0800, true);
+    c.setUint32(16, crc, true);
+    c.setUint32(20, data.length, true);
+    c.setUint32(24, data.length, true);
+    c.setUint16(28, n.length, true);
+    c.setUint32(42, offset, true);
+    central.push(c, n);
+    offset += 30 + n.length + data.length;
+  }
+  const size = central.reduce((s, p) => s + p.byteLength, 0);
+  const end = new DataView(new ArrayBuffer(22));
+  end.setUint32(0, 0x06054b50, true);
+  end.setUint16(8, files.length, true);
+  end.setUint16(10, files.length, true);
+  end.setUint32(12, size, true);
+  end.setUint32(16, offset, true);
+  return new Blob([...parts, ...central, end], { type: 'application/zip' });
+}
+
+function downloadAll() {
+  const used = new Set();
+  const files = results.map((r) => {
+    let name = r.stem + '.png';
+    for (let k = 2; used.has(name); k++) name = `${r.stem}-${k}.png`;
+    used.add(name);
+    return { name: 'maps/' + name, data: r.map };
+  });
+  const url = URL.createObjectURL(zip(files));
+  const a = Object.assign(document.createElement('a'), { href: url, download: 'co-saliency-maps.zip' });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+// ---------------------------------------------------------------- wiring
+
+async function setWeights(file) {
+  clearError();
+  busy = true;
+  updateButtons();
+  const before = document.body.dataset.state;
+  setState('loading');
+  progressStarted = performance.now();
+  try {
+    progress(file ? `reading ${file.name}` : 'switching to the training-free model', 0);
+    const bytes = file ? new Uint8Array(await file.arrayBuffer()) : null;
+    await exclusive(async () => {
+      session.set_icnet_weights(bytes, file ? file.name : null);
+      model = session.model();
+    });
+    await prepare();
+    progress(file ? `ready: ICNet with ${file.name}` : 'ready: training-free model', 1);
+    setState(before === 'done' ? 'done' : 'ready');
+  } catch (e) {
+    showError(words(e));
+    progress('ready (model unchanged)', 1);
+    setState('error');
+  }
+  progressStarted = 0;
+  $('weights').value = '';
+  busy = false;
+  renderTimings();
+  updateButtons();
+}
+
+function wire() {
+  $('photos').addEventListener('change', (e) => {
+    addPhotos(Array.from(e.target.files));
+    e.target.value = '';
+  });
+  const dz = $('dropzone');
+  dz.addEventListener('dragover', (e) => { e.preventDefault(); dz.classList.add('over'); });
+  dz.addEventListener('dragleave', () => dz.classList.remove('over'));
+  dz.addEventListener('drop', (e) => {
+    e.preventDefault();
+    dz.classList.remove('over');
+    if (!busy) addPhotos(Array.from(e.dataTransfer.files));
+  });
+  $('run').addEventListener('click', run);
+  $('clear').addEventListener('click', () => {
+    for (const p of photos) URL.revokeObjectURL(p.url);
+    photos = [];
+    clearError();
+    renderThumbs();
+  });
+  $('download-all').addEventListener('click', downloadAll);
+  $('sisms').addEventListener('change', (e) => {
+    for (const f of e.target.files) sisms.set(stemOf(f.name), f);
+    e.target.value = '';
+    renderThumbs();
+  });
+  $('clear-sisms').addEventListener('click', () => { sisms = new Map(); renderThumbs(); });
+  $('weights').addEventListener('change', (e) => {
+    const f = e.target.files[0];
+    if (f) setWeights(f);
+  });
+  $('csa').addEventListener('click', () => setWeights(null));
+}
+
+wire();
+start().catch((e) => {
+  progressStarted = 0;
+  progress('stopped', 0);
+  showError(words(e));
+  setState('error');
+  updateButtons();
+});
