@@ -261,6 +261,13 @@ impl Core {
         self.engine.as_mut()
     }
 
+    /// Destroys the device, as a lost device would be (tests of the page's
+    /// error handling).
+    #[doc(hidden)]
+    pub fn destroy_device(&self) {
+        self.gpu().device.destroy();
+    }
+
     /// Why the device stopped working, if it did.
     pub fn gpu_problem(&self) -> Option<String> {
         self.gpu_problem.lock().ok().and_then(|g| g.clone())

@@ -118,6 +118,12 @@ impl Session {
         self.core.gpu_problem()
     }
 
+    /// Destroys the GPU device, as if it were lost (for tests of the page).
+    #[doc(hidden)]
+    pub fn destroy_device(&self) {
+        self.core.destroy_device();
+    }
+
     /// Reads `vgg16-imagenet.safetensors` and `u2netp.safetensors`. The
     /// bytes are copied into the module once, converted and dropped; the
     /// caller should drop its own copies.

@@ -2,7 +2,7 @@
 // adapter Chromium offers; SwiftShader on a machine without a GPU).
 //
 //   web/build.sh && node web/tests/smoke.mjs [--revisit] [--maps DIR] [--twice]
-//                                            [--variant V]
+//                                            [--variant V] [--weights W.safetensors]
 //
 // Serves web/dist on 127.0.0.1 (a random port), opens the page, checks that
 // a single photo is refused in words, runs two photos of examples/windmills
@@ -11,9 +11,13 @@
 // web/test-results/ and prints the timings. --revisit opens the page a
 // second time and checks that the models come from the cache; --maps DIR
 // writes the maps the page made as DIR/<stem>.png (compare them with what
-// `icnet run` writes); --twice runs the group a second time (no plan
-// compilation then); --variant V opens the page with ?variant=V (a
-// convolution variant instead of timing them).
+// `icnet run` writes); --twice runs the group a second time with the saliency
+// maps of the first run uploaded (U²-Netp skipped, the plan reused) and checks
+// that the maps are the same bytes; --variant V opens the page with ?variant=V (a
+// convolution variant instead of timing them); --weights W uploads ICNet
+// weights (e.g. from `icnet make-test-weights W`), then goes back to the
+// training-free model. Always: a lost device and a browser without WebGPU
+// are reported in words.
 //
 // Environment: CHROMIUM (default /usr/bin/chromium), SMOKE_TIMEOUT_S (the
 // run's timeout, default 900).
@@ -36,6 +40,7 @@ const revisit = args.includes('--revisit');
 const opt = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : null);
 const mapsDir = opt('--maps') ? resolve(opt('--maps')) : null;
 const twice = args.includes('--twice');
+const weights = opt('--weights') ? resolve(opt('--weights')) : null;
 // Page option: ?variant=V (a convolution variant instead of timing them).
 const query = new URLSearchParams();
 if (opt('--variant')) query.set('variant', opt('--variant'));
@@ -77,6 +82,28 @@ async function waitState(page, states, timeout) {
 }
 
 const text = (page, sel) => page.evaluate((s) => document.querySelector(s)?.innerText ?? '', sel);
+
+// Without --enable-unsafe-webgpu, Chromium on Linux offers no adapter.
+async function noWebGpu(url) {
+  const profile = mkdtempSync(join(tmpdir(), 'icnet-smoke-'));
+  const browser = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu-sandbox', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    const page = browser.pages()[0] ?? await browser.newPage();
+    await page.goto(url);
+    await waitState(page, ['error', 'ready'], 120_000);
+    const e = await text(page, '#error');
+    if (!/WebGPU/.test(e)) fail(`no WebGPU was not reported clearly: ${e}`);
+    console.log(`no WebGPU reported: "${e.trim()}"`);
+  } finally {
+    await browser.close();
+    rmSync(profile, { recursive: true, force: true });
+  }
+}
 
 async function main() {
   try { await stat(join(dist, 'index.html')); } catch (_) { fail('web/dist is not built: run web/build.sh first'); }
@@ -138,13 +165,30 @@ async function main() {
     console.log('timings:\n' + (await text(page, '#timings')).replace(/^/gm, '  '));
 
     if (twice) {
-      // The same group again: the plan is compiled already.
+      // The same group again, with the saliency maps of the first run given
+      // as uploads: U²-Netp is skipped, the plan is reused, and the maps must
+      // be the same bytes (as `icnet run --save-sisms` then `--sisms`).
+      const grab = (attr) => page.evaluate(async (a) => Promise.all(Array.from(document.querySelectorAll(`img[${a}]`), async (i) => ({
+        name: i.getAttribute(a), bytes: Array.from(new Uint8Array(await (await fetch(i.src)).arrayBuffer())),
+      }))), attr);
+      const first = await grab('data-cosal-map');
+      const sismFiles = (await grab('data-sism')).map((p) => ({
+        name: p.name.replace(/\.[^.]*$/, '') + '.png', mimeType: 'image/png', buffer: Buffer.from(p.bytes),
+      }));
+      await page.evaluate(() => { document.getElementById('options').open = true; });
+      await page.setInputFiles('#sisms', sismFiles);
       const t = Date.now();
       await page.click('#run');
       await page.waitForFunction(() => document.body.dataset.state === 'running', null, { timeout: 10_000 }).catch(() => {});
       const s = await waitState(page, ['done', 'error'], runTimeout);
       if (s !== 'done') fail(`second run: ${await text(page, '#error')}`);
-      console.log(`second run: ${((Date.now() - t) / 1000).toFixed(1)} s\n` + (await text(page, '#timings')).replace(/^/gm, '  '));
+      console.log(`second run (saliency maps given): ${((Date.now() - t) / 1000).toFixed(1)} s\n` + (await text(page, '#timings')).replace(/^/gm, '  '));
+      const again = await grab('data-cosal-map');
+      for (const m of first) {
+        const b = again.find((x) => x.name === m.name);
+        if (!b || Buffer.compare(Buffer.from(b.bytes), Buffer.from(m.bytes)) !== 0) fail(`${m.name}: the map changed when its saliency map was given back`);
+      }
+      console.log('maps identical with the saliency maps given back');
     }
 
     if (mapsDir) {
@@ -159,16 +203,45 @@ async function main() {
       console.log(`maps written to ${mapsDir}`);
     }
 
+    if (weights) {
+      // Trained ICNet weights: a file that is not one is refused in words and
+      // the page stays usable; a real one switches the model, and back.
+      await page.evaluate(() => { document.getElementById('options').open = true; });
+      await page.setInputFiles('#weights', { name: 'junk.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('junk') });
+      await waitState(page, ['error'], 60_000);
+      const e = await text(page, '#error');
+      if (!/junk\.safetensors/.test(e)) fail(`bad weights were not reported clearly: ${e}`);
+      console.log(`bad weights refused: "${e.trim()}"`);
+      await page.setInputFiles('#weights', weights);
+      const s = await waitState(page, ['ready', 'done', 'error'], 600_000);
+      const m = await text(page, '#model');
+      if (s === 'error' || !/ICNet/.test(m)) fail(`ICNet weights were not taken: ${await text(page, '#error')}`);
+      console.log(`ICNet weights taken: ${await text(page, '#progress-text')}`);
+      await page.click('#csa');
+      await page.waitForFunction(() => /training-free/.test(document.getElementById('model').textContent)
+        && ['ready', 'done'].includes(document.body.dataset.state), null, { timeout: 600_000 });
+      console.log(`back to: ${await text(page, '#model')}`);
+    }
+
     if (revisit) {
       const before = served();
       const t2 = Date.now();
       await page.reload();
       const s3 = await waitState(page, ['ready', 'error'], 600_000);
       const note = await text(page, '#progress-text');
+      console.log('second visit start-up:\n' + (await text(page, '#timings')).replace(/^/gm, '  '));
       console.log(`second visit: ready in ${((Date.now() - t2) / 1000).toFixed(1)} s (${note}); model bytes served: ${served() - before}`);
       if (s3 !== 'ready') fail(`second visit: ${await text(page, '#error')}`);
       if (served() !== before || !/cache/.test(note)) fail('second visit downloaded the models again');
     }
+    // A lost device: reported in words, in the page.
+    await page.evaluate(() => window.icnetTest.loseDevice());
+    await waitState(page, ['error'], 30_000);
+    const lost = await text(page, '#error');
+    if (!/reload the page/.test(lost)) fail(`a lost device was not reported clearly: ${lost}`);
+    console.log(`lost device reported: "${lost.trim()}"`);
+
+    await noWebGpu(url);
     console.log(`SMOKE OK (screenshot: ${join('web', 'test-results', 'smoke.png')})`);
   } finally {
     await browser.close();

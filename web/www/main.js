@@ -4,7 +4,8 @@
 //
 // For tests: document.body.dataset.state is idle | loading | ready | running
 // | done | error, and every result map is an <img data-cosal-map="<file name>">
-// holding the 8-bit map at the photo's size (the PNG `icnet run` writes).
+// holding the 8-bit map at the photo's size (the PNG `icnet run` writes); its
+// saliency map is <img data-sism="<file name>"> (what --save-sisms writes).
 
 import init, { Session, last_panic, group_limits } from './pkg/icnet_web.js';
 
@@ -87,11 +88,27 @@ const stemOf = (name) => { const i = name.lastIndexOf('.'); return i > 0 ? name.
 
 // Serialises calls into the session (its methods must not overlap).
 let chain = Promise.resolve();
+let pending = 0;
 function exclusive(fn) {
-  const p = chain.then(fn);
+  pending++;
+  const p = chain.then(fn).finally(() => { pending--; });
   chain = p.catch(() => {});
   return p;
 }
+
+// A device lost while the page is idle (driver reset, GPU process crash) is
+// reported without waiting for the next run.
+setInterval(() => {
+  if (!session || !ready || pending > 0) return;
+  const problem = session.gpu_problem();
+  if (problem) {
+    ready = false;
+    showError(`${problem[0].toUpperCase()}${problem.slice(1)}; reload the page to start again.`);
+    progress('stopped', 0);
+    setState('error');
+    updateButtons();
+  }
+}, 1000);
 
 // ---------------------------------------------------------------- models
 
@@ -166,18 +183,27 @@ async function loadModels() {
 
 // ---------------------------------------------------------------- start-up
 
-async function adapterWords(fallback) {
+// The adapter in words, and a key for what was measured on it.
+async function adapterInfo() {
   try {
     const a = await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' });
     const i = a?.info;
     if (i) {
-      let s = [i.vendor, i.architecture, i.device, i.description].filter(Boolean).join(' ');
-      if (!s) s = 'unnamed adapter';
-      if (i.isFallbackAdapter) s += ' (software fallback adapter: expect about 30 s per photo)';
-      return s;
+      const name = [i.vendor, i.architecture, i.device, i.description].filter(Boolean).join(' ');
+      return {
+        words: (name || 'unnamed adapter')
+          + (i.isFallbackAdapter ? ' (a software fallback: expect a minute or more per photo)' : ''),
+        key: `icnet-conv-variant:${name}:${i.isFallbackAdapter}`,
+      };
     }
-  } catch (_) { /* keep wgpu's words */ }
-  return fallback;
+  } catch (_) { /* no WebGPU: Session.create says so */ }
+  return { words: '', key: null };
+}
+
+// The convolution variant measured on this adapter at an earlier visit (the
+// measurement takes half a minute on a software adapter); ?retune measures again.
+function storedVariant(key) {
+  try { return key && !params.has('retune') ? localStorage.getItem(key) : null; } catch (_) { return null; }
 }
 
 async function start() {
@@ -191,11 +217,21 @@ async function start() {
     throw new Error(`The page's WebAssembly module could not be loaded (${words(e)}).`);
   }
   progress('opening the GPU', 0);
+  const adapter = await adapterInfo();
+  const remembered = params.get('variant') ? null : storedVariant(adapter.key);
   // Open the GPU and download the models at the same time.
-  const opened = Session.create(params.get('variant'));
+  const opened = Session.create(params.get('variant') ?? remembered);
   const models = loadModels();
-  session = await opened;
-  info.adapter = await adapterWords(session.adapter());
+  models.catch(() => {}); // reported below, unless opening the GPU failed first
+  try {
+    session = await opened;
+  } catch (e) {
+    if (!remembered) throw e;
+    // A stale remembered variant: forget it and measure.
+    try { localStorage.removeItem(adapter.key); } catch (_) { /* ignore */ }
+    session = await Session.create(null);
+  }
+  info.adapter = adapter.words || session.adapter();
   $('adapter').textContent = info.adapter;
   $('adapter').title = `wgpu: ${session.adapter()}`;
   const m = await models;
@@ -206,6 +242,10 @@ async function start() {
   delete m[MODELS[0]];
   delete m[MODELS[1]];
   await prepare();
+  if (remembered) info.prepare.remembered = true;
+  if (adapter.key && info.prepare.tuning.length) {
+    try { localStorage.setItem(adapter.key, info.prepare.variant); } catch (_) { /* storage off */ }
+  }
   progressStarted = 0;
   progress(info.load.cached ? 'ready (models from cache)' : 'ready', 1);
   ready = true;
@@ -218,7 +258,7 @@ async function start() {
 async function prepare() {
   const t0 = performance.now();
   const r = await exclusive(() => session.prepare(stageProgress));
-  info.prepare = { ...r, seconds: (performance.now() - t0) / 1000 };
+  info.prepare = { ...r, seconds: (performance.now() - t0) / 1000, remembered: info.prepare?.remembered };
 }
 
 // ---------------------------------------------------------------- photos
@@ -342,13 +382,6 @@ function showResults(r) {
   results = [];
   const box = $('results');
   box.replaceChildren();
-  const ul = $('problems');
-  ul.replaceChildren();
-  for (const p of r.problems) {
-    const li = document.createElement('li');
-    li.textContent = p.message;
-    ul.append(li);
-  }
   for (const p of r.photos) {
     const src = photos.find((q) => q.file.name === p.name);
     const mapUrl = URL.createObjectURL(new Blob([p.map], { type: 'image/png' }));
@@ -373,6 +406,7 @@ function showResults(r) {
     sism.src = sismUrl;
     sism.alt = `saliency map of ${p.name}`;
     sism.title = p.sism_given ? 'saliency map you gave' : 'saliency map (U²-Netp)';
+    sism.dataset.sism = p.name;
     const map = document.createElement('img');
     map.src = mapUrl;
     map.alt = `co-saliency map of ${p.name}`;
@@ -432,9 +466,11 @@ function renderTimings() {
   }
   if (info.prepare) {
     const p = info.prepare;
-    rows.push(['compiling', `${secs(p.seconds)} (convolution timing ${secs(p.tune_s)}, U²-Netp ${secs(p.u2netp_s)})`]);
+    rows.push(['compiling', `${secs(p.seconds)} (` + (p.tune_s ? `convolution timing ${secs(p.tune_s)}, ` : '')
+      + `U²-Netp ${secs(p.u2netp_s)})`]);
     const tuning = Array.from(p.tuning || []).map((t) => `${t.variant} ${t.ms.toFixed(0)} ms`).join(', ');
-    rows.push(['convolution kernel', p.variant + (tuning ? ` (measured: ${tuning})` : '')]);
+    rows.push(['convolution kernel', p.variant + (tuning ? ` (measured: ${tuning})`
+      : p.remembered ? ' (measured at an earlier visit; open the page with ?retune to measure again)' : '')]);
   }
   const r = info.run;
   if (r && !r.error) {
@@ -557,10 +593,12 @@ async function setWeights(file) {
       model = session.model();
     });
     await prepare();
+    progressStarted = 0;
     progress(file ? `ready: ICNet with ${file.name}` : 'ready: training-free model', 1);
     setState(before === 'done' ? 'done' : 'ready');
   } catch (e) {
     showError(words(e));
+    progressStarted = 0;
     progress('ready (model unchanged)', 1);
     setState('error');
   }
@@ -604,6 +642,9 @@ function wire() {
   });
   $('csa').addEventListener('click', () => setWeights(null));
 }
+
+// For tests of the error handling: lose the device on purpose.
+window.icnetTest = { loseDevice: () => exclusive(async () => session.destroy_device()) };
 
 wire();
 start().catch((e) => {
