@@ -36,7 +36,13 @@ use crate::weights::{ConvSet, ConvShape};
 use crate::Result;
 
 /// VGG16 conv indices (as in the ICNet state_dict) per block.
-const BLOCKS: [&[usize]; 5] = [&[0, 2], &[5, 7], &[10, 12, 14], &[17, 19, 21], &[24, 26, 28]];
+const BLOCKS: [&[usize]; 5] = [
+    &[0, 2],
+    &[5, 7],
+    &[10, 12, 14],
+    &[17, 19, 21],
+    &[24, 26, 28],
+];
 
 /// The tensor table of `models/vgg16-imagenet.safetensors`: ICNet's
 /// `vgg.vgg.*` convs.

@@ -10,8 +10,8 @@ use crate::network::{
     self, Network, NetworkOptions, CHUNK_BYTES_PER_IMAGE, LARGEST_PER_IMAGE_BYTES, S,
 };
 use crate::plan::{Graph, Plan, Role, StageTiming, TensorId};
-use crate::preprocess::{self, PreparedPhoto};
 use crate::preprocess::Preprocess;
+use crate::preprocess::{self, PreparedPhoto};
 use crate::weights::{ConvSet, ConvWeights, Weights};
 use crate::{Error, Gpu, Result};
 
@@ -316,7 +316,8 @@ impl Engine {
             ));
         }
         let inject = req.ranks.is_some();
-        self.compile_async(n, inject, req.keep_intermediates).await?;
+        self.compile_async(n, inject, req.keep_intermediates)
+            .await?;
         let c = self.compiled.as_ref().expect("compiled");
         let gpu = &self.gpu;
         let mut inputs: Vec<(TensorId, &[u8])> = Vec::new();

@@ -25,8 +25,8 @@ pub mod kernels;
 pub mod plan;
 
 pub use gpu::{Gpu, GpuOptions};
-pub mod engine;
 pub mod csa;
+pub mod engine;
 pub mod network;
 pub mod u2netp;
 

@@ -656,8 +656,12 @@ impl Plan {
         poll_native(gpu)?;
         for rx in pending {
             rx.await
-                .map_err(|_| Error::Device("the GPU device was lost while reading results back".into()))?
-                .map_err(|e| Error::Device(format!("reading results back from the GPU failed: {e}")))?;
+                .map_err(|_| {
+                    Error::Device("the GPU device was lost while reading results back".into())
+                })?
+                .map_err(|e| {
+                    Error::Device(format!("reading results back from the GPU failed: {e}"))
+                })?;
         }
         let mut out = Vec::with_capacity(staging.len());
         for buf in &staging {

@@ -130,7 +130,13 @@ fn numel(shape: &[usize]) -> Option<usize> {
 /// Checks the complete key set. `entries` are (name, kind, shape, data length in elements
 /// when known) in file order. Returns one sentence listing every problem.
 fn validate(source: &str, entries: &[(&str, Kind, &[usize], Option<usize>)]) -> Result<()> {
-    validate_against(source, "the ICNet weights", STATE_DICT, BN_COUNTERS, entries)
+    validate_against(
+        source,
+        "the ICNet weights",
+        STATE_DICT,
+        BN_COUNTERS,
+        entries,
+    )
 }
 
 /// Checks `entries` against the exact tensor table `table` (plus optional
@@ -1026,8 +1032,10 @@ impl ConvSet {
                 ]
             })
             .collect();
-        let table_ref: Vec<(&str, &[usize])> =
-            table.iter().map(|(n, s)| (n.as_str(), s.as_slice())).collect();
+        let table_ref: Vec<(&str, &[usize])> = table
+            .iter()
+            .map(|(n, s)| (n.as_str(), s.as_slice()))
+            .collect();
         let names = meta.offset_keys();
         let mut views = Vec::with_capacity(names.len());
         for name in &names {
@@ -1062,7 +1070,10 @@ impl ConvSet {
     }
 
     /// Builds a set from convs already in memory (tests, generated weights).
-    pub fn from_convs(convs: Vec<(String, ConvWeights)>, metadata: HashMap<String, String>) -> ConvSet {
+    pub fn from_convs(
+        convs: Vec<(String, ConvWeights)>,
+        metadata: HashMap<String, String>,
+    ) -> ConvSet {
         ConvSet {
             metadata,
             convs: convs.into_iter().collect(),
@@ -1079,6 +1090,10 @@ impl ConvSet {
 
     /// The pre-processing named by the file's `icnet.preprocess` metadata.
     pub fn preprocess(&self) -> Result<Preprocess> {
-        Preprocess::from_metadata(self.metadata.get(PREPROCESS_METADATA_KEY).map(String::as_str))
+        Preprocess::from_metadata(
+            self.metadata
+                .get(PREPROCESS_METADATA_KEY)
+                .map(String::as_str),
+        )
     }
 }

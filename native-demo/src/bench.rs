@@ -9,8 +9,8 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use icnet_engine::engine::{TUNE_FLOPS, TUNE_LAYER};
-use icnet_engine::preprocess::SIZE;
 use icnet_engine::plan::StageTiming;
+use icnet_engine::preprocess::SIZE;
 use icnet_engine::u2netp::{self, U2Netp};
 use icnet_engine::weights::{ConvSet, Weights};
 use icnet_engine::{csa, testweights, Engine, Model, RunRequest};

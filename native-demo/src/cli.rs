@@ -185,8 +185,17 @@ mod tests {
     #[test]
     fn parses_the_default_pipeline() {
         let cli = Cli::try_parse_from([
-            "icnet", "run", "imgs", "--out", "o", "--save-sisms", "s", "--pictures", "p",
-            "--model", "csa",
+            "icnet",
+            "run",
+            "imgs",
+            "--out",
+            "o",
+            "--save-sisms",
+            "s",
+            "--pictures",
+            "p",
+            "--model",
+            "csa",
         ])
         .unwrap();
         let Command::Run(r) = cli.command else {
@@ -197,7 +206,9 @@ mod tests {
         assert_eq!(r.model, Some(ModelChoice::Csa));
         assert_eq!(r.models, PathBuf::from("models"));
         assert_eq!(r.save_sisms, Some(PathBuf::from("s")));
-        assert!(Cli::try_parse_from(["icnet", "run", "imgs", "--out", "o", "--model", "x"]).is_err());
+        assert!(
+            Cli::try_parse_from(["icnet", "run", "imgs", "--out", "o", "--model", "x"]).is_err()
+        );
     }
 
     #[test]

@@ -309,7 +309,8 @@ fn table(groups: &[GroupResult], overall: Option<&Scores>) -> Vec<String> {
 }
 
 fn value(s: &Scores, key: &str) -> f64 {
-    s.get(key).unwrap_or_else(|| unreachable!("unknown metric {key}"))
+    s.get(key)
+        .unwrap_or_else(|| unreachable!("unknown metric {key}"))
 }
 
 /// Scores as JSON (full f64 precision; NaN and "no images" as null).

@@ -41,9 +41,7 @@ impl LazyEngine<'_> {
         if let Some(m) = self.model.take() {
             let engine = device::open_engine(self.args, m)?;
             let u2 = match self.u2_weights.take() {
-                Some(w) => {
-                    Some(U2Netp::new(&engine.gpu, &w, engine.variant).map_err(clause)?)
-                }
+                Some(w) => Some(U2Netp::new(&engine.gpu, &w, engine.variant).map_err(clause)?),
                 None => None,
             };
             self.engine = Some((engine, u2));
@@ -121,7 +119,11 @@ pub fn run(a: &RunArgs) -> Result<ExitCode, String> {
     let u2_weights = match &a.sisms {
         Some(_) => None,
         None => {
-            let p = model_file(a, "u2netp.safetensors", "computing saliency maps (no --sisms)")?;
+            let p = model_file(
+                a,
+                "u2netp.safetensors",
+                "computing saliency maps (no --sisms)",
+            )?;
             Some(u2netp::load_weights(&p).map_err(clause)?)
         }
     };
@@ -393,8 +395,11 @@ fn write_group(a: &RunArgs, group: &Group, l: &Loaded, maps: &[Vec<f32>]) -> Res
         }
         if let Some(dir) = &a.save_sisms {
             let path = dir.join(&group.dir_name).join(&name);
-            fs::write(&path, png(&l.sisms_full[k], d.width, d.height, &photo.path)?)
-                .map_err(|e| write_fail(&path, e.to_string()))?;
+            fs::write(
+                &path,
+                png(&l.sisms_full[k], d.width, d.height, &photo.path)?,
+            )
+            .map_err(|e| write_fail(&path, e.to_string()))?;
         }
         if let Some(dir) = &a.pictures {
             let pic = picture::side_by_side(&d.rgb, &l.sisms_full[k], &pixels, d.width, d.height);

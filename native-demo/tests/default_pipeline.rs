@@ -54,14 +54,35 @@ fn missing_models_and_contradictory_flags_are_clear_errors() {
     let root = photos(t.path());
     let out = t.path().join("out");
     let nowhere = t.path().join("no-models");
-    let e = failure(&icnet(&["run", s(&root), "--out", s(&out), "--models", s(&nowhere)]));
+    let e = failure(&icnet(&[
+        "run",
+        s(&root),
+        "--out",
+        s(&out),
+        "--models",
+        s(&nowhere),
+    ]));
     assert!(e.contains("icnet fetch-models"), "{e}");
-    let e = failure(&icnet(&["run", s(&root), "--out", s(&out), "--model", "icnet"]));
+    let e = failure(&icnet(&[
+        "run",
+        s(&root),
+        "--out",
+        s(&out),
+        "--model",
+        "icnet",
+    ]));
     assert!(e.contains("--weights"), "{e}");
     let w = t.path().join("w.safetensors");
     std::fs::write(&w, b"x").unwrap();
     let e = failure(&icnet(&[
-        "run", s(&root), "--out", s(&out), "--model", "csa", "--weights", s(&w),
+        "run",
+        s(&root),
+        "--out",
+        s(&out),
+        "--model",
+        "csa",
+        "--weights",
+        s(&w),
     ]));
     assert!(e.contains("--model csa"), "{e}");
 }
@@ -71,19 +92,42 @@ fn default_pipeline_writes_maps_sisms_and_pictures_and_saved_sisms_reproduce_it(
     let m = models();
     let t = tempfile::tempdir().unwrap();
     let root = photos(t.path());
-    let (out, sisms, pics) = (t.path().join("out"), t.path().join("sisms"), t.path().join("pics"));
+    let (out, sisms, pics) = (
+        t.path().join("out"),
+        t.path().join("sisms"),
+        t.path().join("pics"),
+    );
     let o = icnet(&[
-        "run", s(&root), "--out", s(&out), "--models", s(&m), "--save-sisms", s(&sisms),
-        "--pictures", s(&pics),
+        "run",
+        s(&root),
+        "--out",
+        s(&out),
+        "--models",
+        s(&m),
+        "--save-sisms",
+        s(&sisms),
+        "--pictures",
+        s(&pics),
     ]);
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{e}");
     assert!(e.contains("SISMs: U²-Netp") && e.contains("csa"), "{e}");
     for (stem, w, h) in [("windmill1", 232, 320), ("plier2", 162, 320)] {
-        let map = image::open(out.join(format!("g/{stem}.png"))).unwrap().to_luma8();
-        assert_eq!(map.dimensions(), (w, h), "map of {stem} at the photo's size");
-        assert!(map.pixels().any(|p| p.0[0] > 128), "{stem}: the map finds something");
-        let sism = image::open(sisms.join(format!("g/{stem}.png"))).unwrap().to_luma8();
+        let map = image::open(out.join(format!("g/{stem}.png")))
+            .unwrap()
+            .to_luma8();
+        assert_eq!(
+            map.dimensions(),
+            (w, h),
+            "map of {stem} at the photo's size"
+        );
+        assert!(
+            map.pixels().any(|p| p.0[0] > 128),
+            "{stem}: the map finds something"
+        );
+        let sism = image::open(sisms.join(format!("g/{stem}.png")))
+            .unwrap()
+            .to_luma8();
         assert_eq!(sism.dimensions(), (w, h));
         let pic = image::open(pics.join(format!("g/{stem}.png"))).unwrap();
         assert_eq!((pic.width(), pic.height()), (4 * w + 18, h));
@@ -91,12 +135,22 @@ fn default_pipeline_writes_maps_sisms_and_pictures_and_saved_sisms_reproduce_it(
     // Feeding the saved SISMs back gives the same maps, byte for byte.
     let out2 = t.path().join("out2");
     let o = icnet(&[
-        "run", s(&root), "--out", s(&out2), "--models", s(&m), "--sisms", s(&sisms),
+        "run",
+        s(&root),
+        "--out",
+        s(&out2),
+        "--models",
+        s(&m),
+        "--sisms",
+        s(&sisms),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     for stem in ["windmill1", "plier2"] {
         let a = std::fs::read(out.join(format!("g/{stem}.png"))).unwrap();
         let b = std::fs::read(out2.join(format!("g/{stem}.png"))).unwrap();
-        assert_eq!(a, b, "{stem}: --sisms with the saved SISMs must reproduce the map");
+        assert_eq!(
+            a, b,
+            "{stem}: --sisms with the saved SISMs must reproduce the map"
+        );
     }
 }

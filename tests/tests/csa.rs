@@ -34,7 +34,9 @@ fn csa_model_matches_the_pytorch_reference() {
             images.extend(normalize(img, Preprocess::CaffeBgr));
         }
         let s: Vec<f32> = sism.iter().map(|&v| f32::from(v) / 255.0).collect();
-        let out = e.run_tensors(&images, &s, &RunRequest::default()).expect("run");
+        let out = e
+            .run_tensors(&images, &s, &RunRequest::default())
+            .expect("run");
         let want = npy_f32("csa_g2", "final.npy");
         let err = max_abs_diff(&out.maps, &want);
         println!(
@@ -42,6 +44,9 @@ fn csa_model_matches_the_pytorch_reference() {
             e.chunk_size(n),
             e.gpu.describe()
         );
-        assert!(err <= 1e-4, "training-free map differs from the reference by {err}");
+        assert!(
+            err <= 1e-4,
+            "training-free map differs from the reference by {err}"
+        );
     }
 }

@@ -19,8 +19,11 @@ fn grey_png(path: &std::path::Path) -> (Vec<u8>, u32, u32) {
 fn lanczos_input_matches_pillow() {
     let dir = golden_dir("u2netp");
     for stem in PHOTOS {
-        let photo = decode_photo(&std::fs::read(dir.join(format!("{stem}.webp"))).unwrap()).unwrap();
-        let want = image::open(dir.join(format!("{stem}.input.png"))).unwrap().to_rgb8();
+        let photo =
+            decode_photo(&std::fs::read(dir.join(format!("{stem}.webp"))).unwrap()).unwrap();
+        let want = image::open(dir.join(format!("{stem}.input.png")))
+            .unwrap()
+            .to_rgb8();
         let got = pillow_resize(
             &photo.rgb,
             photo.width as usize,
@@ -30,7 +33,11 @@ fn lanczos_input_matches_pillow() {
             320,
             Filter::Lanczos,
         );
-        assert_eq!(got, want.as_raw().as_slice(), "{stem}: Pillow LANCZOS 320x320");
+        assert_eq!(
+            got,
+            want.as_raw().as_slice(),
+            "{stem}: Pillow LANCZOS 320x320"
+        );
     }
 }
 
@@ -42,7 +49,8 @@ fn d0_and_sism_match_onnxruntime() {
     let net = U2Netp::new(&gpu, &weights, variant).expect("compile");
     let dir = golden_dir("u2netp");
     for stem in PHOTOS {
-        let photo = decode_photo(&std::fs::read(dir.join(format!("{stem}.webp"))).unwrap()).unwrap();
+        let photo =
+            decode_photo(&std::fs::read(dir.join(format!("{stem}.webp"))).unwrap()).unwrap();
         let d0 = net.d0(&gpu, &u2netp::prepare(&photo)).expect("run");
         let want = npy_f32("u2netp", &format!("{stem}.d0.npy"));
         let err = max_abs_diff(&d0, &want);
@@ -61,8 +69,15 @@ fn d0_and_sism_match_onnxruntime() {
             .map(|(a, b)| a.abs_diff(*b))
             .max()
             .unwrap();
-        let exact = sism.iter().zip(&want).filter(|(a, b)| a == b).count() as f64 / want.len() as f64;
-        println!("{stem}: SISM max level difference {worst}, {:.2}% identical", 100.0 * exact);
-        assert!(worst <= 1, "{stem}: SISM differs from rembg by {worst} levels");
+        let exact =
+            sism.iter().zip(&want).filter(|(a, b)| a == b).count() as f64 / want.len() as f64;
+        println!(
+            "{stem}: SISM max level difference {worst}, {:.2}% identical",
+            100.0 * exact
+        );
+        assert!(
+            worst <= 1,
+            "{stem}: SISM differs from rembg by {worst} levels"
+        );
     }
 }

@@ -273,10 +273,7 @@ fn direct_body(k: usize, dilation: usize, tn: u32, r: u32) -> String {
         );
     }
     for t in 0..k * k {
-        let (dy, dx) = (
-            ((t / k) as i32 - pad) * dil,
-            ((t % k) as i32 - pad) * dil,
-        );
+        let (dy, dx) = (((t / k) as i32 - pad) * dil, ((t % k) as i32 - pad) * dil);
         for j in 0..tn {
             if k == 1 {
                 let _ = writeln!(b, "    let o_{t}_{j} = p_{j};");

@@ -57,7 +57,12 @@ pub fn push_siv(
 ) {
     g.push(
         Kernel::new("siv", vec![("BRANCHES", branches.to_string())]),
-        vec![(branches * images) as u32, channels as u32, h as u32, w as u32],
+        vec![
+            (branches * images) as u32,
+            channels as u32,
+            h as u32,
+            w as u32,
+        ],
         vec![Res::T(nf), Res::T(s), Res::T(siv)],
         [(branches * images) as u32, 1, 1],
         2.0 * (branches * images * channels * h * w) as f64,

@@ -43,7 +43,16 @@ pub fn push_from(
     let (oh, ow) = (out_size(h, ceil), out_size(w, ceil));
     g.push(
         Kernel::new("maxpool", vec![]),
-        vec![planes as u32, h as u32, w as u32, oh as u32, ow as u32, src_off as u32, 0, 0],
+        vec![
+            planes as u32,
+            h as u32,
+            w as u32,
+            oh as u32,
+            ow as u32,
+            src_off as u32,
+            0,
+            0,
+        ],
         vec![Res::T(src), Res::T(dst)],
         linear_groups(planes * oh * ow, 256),
         0.0,

@@ -102,7 +102,13 @@ fn dilated_conv_with_residual_after_act_matches_cpu() {
             let got = run(g, &[(tx, &x), (tr, &r)], &[ty]).remove(0);
             let want =
                 conv::cpu_conv_dilated(&x, n, h, w, &cw, dil, Some((&r[..], after)), Act::Relu);
-            assert_close(&got, &want, 1e-5, 1e-5, &format!("dilated case {ci} {variant:?}"));
+            assert_close(
+                &got,
+                &want,
+                1e-5,
+                1e-5,
+                &format!("dilated case {ci} {variant:?}"),
+            );
         }
     }
 }
@@ -128,7 +134,11 @@ fn conv_over_a_pair_matches_cpu_concat() {
         let ty = g.tensor("y", n * cout * hw, Role::Output);
         let layer = conv::upload(&mut g, &cw);
         let mut call = ConvCall::simple(layer, n, h, w, ta, ty, Act::Relu);
-        call.input = ConvInput::Pair { a: ta, b: tb, ca: ca as u32 };
+        call.input = ConvInput::Pair {
+            a: ta,
+            b: tb,
+            ca: ca as u32,
+        };
         conv::push(&mut g, variant, &call);
         let got = run(g, &[(ta, &a), (tb, &b)], &[ty]).remove(0);
         assert_close(&got, &want, 1e-5, 1e-5, &format!("pair conv {variant:?}"));
@@ -259,7 +269,11 @@ fn maxpool_matches_cpu() {
         let ty = g.tensor("y", planes * oh * ow, Role::Output);
         pool::push(&mut g, tx, ty, planes, h, w, ceil);
         let got = run(g, &[(tx, &x)], &[ty]).remove(0);
-        assert_eq!(got, pool::cpu_maxpool(&x, planes, h, w, ceil), "{h}x{w} ceil={ceil}");
+        assert_eq!(
+            got,
+            pool::cpu_maxpool(&x, planes, h, w, ceil),
+            "{h}x{w} ceil={ceil}"
+        );
     }
 }
 
@@ -294,7 +308,13 @@ fn resize_matches_pytorch_semantics() {
         resize::push(&mut g, &call);
         let got_hp = run(g, &[(tx, &x)], &[ty]).remove(0);
         let want_hp = resize::cpu_resize(&x, planes, ih, oh, Coords::HalfPixel);
-        assert_close(&got_hp, &want_hp, 1e-6, 0.0, &format!("half-pixel resize case {ci}"));
+        assert_close(
+            &got_hp,
+            &want_hp,
+            1e-6,
+            0.0,
+            &format!("half-pixel resize case {ci}"),
+        );
         if ih == oh {
             assert_eq!(got, x, "same-size resize must be the identity");
         }

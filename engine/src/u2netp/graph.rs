@@ -112,7 +112,11 @@ impl Builder<'_> {
             } else {
                 prev
             };
-            enc.push(self.conv(&name(&format!("rebnconv{i}")), b.enc_dilation(i), (input, None)));
+            enc.push(self.conv(
+                &name(&format!("rebnconv{i}")),
+                b.enc_dilation(i),
+                (input, None),
+            ));
         }
         let mut d = enc[l - 1]; // the bottom, hx_L
         for i in (1..l).rev() {
@@ -199,11 +203,8 @@ pub fn build(w: &ConvSet, images: usize, variant: ConvVariant) -> U2Graph {
             c.out_bs = 6 * hw;
             conv::push(&mut b.g, variant, &c);
         } else {
-            let side = b.g.tensor(
-                format!("side{i}"),
-                images * src.h * src.w,
-                Role::Transient,
-            );
+            let side =
+                b.g.tensor(format!("side{i}"), images * src.h * src.w, Role::Transient);
             c.out = side;
             conv::push(&mut b.g, variant, &c);
             let rc = ResizeCall {

@@ -33,17 +33,72 @@ pub struct Block {
 
 /// The eleven RSU blocks in forward order: six encoder stages, five decoder stages.
 pub const BLOCKS: [Block; 11] = [
-    Block { name: "stage1", height: 7, dilated: false, cin: 3 },
-    Block { name: "stage2", height: 6, dilated: false, cin: OUT },
-    Block { name: "stage3", height: 5, dilated: false, cin: OUT },
-    Block { name: "stage4", height: 4, dilated: false, cin: OUT },
-    Block { name: "stage5", height: 4, dilated: true, cin: OUT },
-    Block { name: "stage6", height: 4, dilated: true, cin: OUT },
-    Block { name: "stage5d", height: 4, dilated: true, cin: 2 * OUT },
-    Block { name: "stage4d", height: 4, dilated: false, cin: 2 * OUT },
-    Block { name: "stage3d", height: 5, dilated: false, cin: 2 * OUT },
-    Block { name: "stage2d", height: 6, dilated: false, cin: 2 * OUT },
-    Block { name: "stage1d", height: 7, dilated: false, cin: 2 * OUT },
+    Block {
+        name: "stage1",
+        height: 7,
+        dilated: false,
+        cin: 3,
+    },
+    Block {
+        name: "stage2",
+        height: 6,
+        dilated: false,
+        cin: OUT,
+    },
+    Block {
+        name: "stage3",
+        height: 5,
+        dilated: false,
+        cin: OUT,
+    },
+    Block {
+        name: "stage4",
+        height: 4,
+        dilated: false,
+        cin: OUT,
+    },
+    Block {
+        name: "stage5",
+        height: 4,
+        dilated: true,
+        cin: OUT,
+    },
+    Block {
+        name: "stage6",
+        height: 4,
+        dilated: true,
+        cin: OUT,
+    },
+    Block {
+        name: "stage5d",
+        height: 4,
+        dilated: true,
+        cin: 2 * OUT,
+    },
+    Block {
+        name: "stage4d",
+        height: 4,
+        dilated: false,
+        cin: 2 * OUT,
+    },
+    Block {
+        name: "stage3d",
+        height: 5,
+        dilated: false,
+        cin: 2 * OUT,
+    },
+    Block {
+        name: "stage2d",
+        height: 6,
+        dilated: false,
+        cin: 2 * OUT,
+    },
+    Block {
+        name: "stage1d",
+        height: 7,
+        dilated: false,
+        cin: 2 * OUT,
+    },
 ];
 
 impl Block {
@@ -85,7 +140,12 @@ impl Block {
         }
         for i in (1..l).rev() {
             let cout = if i == 1 { OUT } else { MID };
-            v.push(conv(format!("rebnconv{i}d"), 2 * MID, cout, self.dec_dilation(i)));
+            v.push(conv(
+                format!("rebnconv{i}d"),
+                2 * MID,
+                cout,
+                self.dec_dilation(i),
+            ));
         }
         v
     }

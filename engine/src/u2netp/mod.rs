@@ -59,7 +59,9 @@ pub fn prepare(photo: &DecodedPhoto) -> Vec<f32> {
 pub fn finish(d0: &[f32], width: u32, height: u32) -> Vec<u8> {
     let (lo, hi) = d0
         .iter()
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| {
+            (l.min(v), h.max(v))
+        });
     let range = hi - lo;
     let l: Vec<u8> = d0
         .iter()
@@ -71,7 +73,15 @@ pub fn finish(d0: &[f32], width: u32, height: u32) -> Vec<u8> {
             }
         })
         .collect();
-    pillow_resize(&l, SIZE, SIZE, 1, width as usize, height as usize, Filter::Lanczos)
+    pillow_resize(
+        &l,
+        SIZE,
+        SIZE,
+        1,
+        width as usize,
+        height as usize,
+        Filter::Lanczos,
+    )
 }
 
 /// U²-Netp compiled for one photo at a time: at 320x320 one photo already
@@ -116,9 +126,12 @@ impl U2Netp {
     #[cfg(not(target_arch = "wasm32"))]
     pub fn profile(&self, gpu: &Gpu, input: &[f32]) -> Result<Vec<crate::plan::StageTiming>> {
         let (i, o) = self.graph_io;
-        let (_, timings) =
-            self.plan
-                .run_staged(gpu, &[(i, bytemuck::cast_slice(input))], &[o], &mut |_, _, _| {})?;
+        let (_, timings) = self.plan.run_staged(
+            gpu,
+            &[(i, bytemuck::cast_slice(input))],
+            &[o],
+            &mut |_, _, _| {},
+        )?;
         Ok(timings)
     }
 
