@@ -68,7 +68,7 @@ if [ "$opt" = 1 ]; then
 fi
 
 echo "== page and models"
-cp "$here/www/index.html" "$here/www/main.js" "$here/www/style.css" "$dist/"
+cp "$here/www/index.html" "$here/www/main.js" "$here/www/style.css" "$here/www/selftest.html" "$here/www/selftest.js" "$dist/"
 manifest="{"
 sep=""
 for m in vgg16-imagenet.safetensors u2netp.safetensors; do

@@ -25,6 +25,10 @@ pub struct EngineOptions {
     pub variant: Option<ConvVariant>,
     /// Bound on the per-chunk working set in bytes (forces smaller chunks).
     pub memory_budget: Option<u64>,
+    /// Photos this engine will probably see before it is dropped. With it,
+    /// the variant choice weighs pipeline compilation against run time
+    /// ([`VariantTiming::session_s`]); without it, run time alone decides.
+    pub expected_photos: Option<usize>,
 }
 
 /// What a compiled plan looks like, for reports.
@@ -98,7 +102,7 @@ pub struct Engine {
     pub model: Model,
     pub variant: ConvVariant,
     /// Variant timings measured at start-up (empty when the variant was given).
-    pub tuning: Vec<(ConvVariant, f64)>,
+    pub tuning: Vec<VariantTiming>,
     opts: EngineOptions,
     compiled: Option<Compiled>,
 }
@@ -122,7 +126,10 @@ impl Engine {
         model.preprocess()?;
         let (variant, tuning) = match opts.variant {
             Some(v) => (v, Vec::new()),
-            None => tune_conv_async(&gpu).await?,
+            None => {
+                let t = tune_conv_async(&gpu).await?;
+                (choose_variant(&t, opts.expected_photos), t)
+            }
         };
         Ok(Engine {
             gpu,
@@ -193,6 +200,13 @@ impl Engine {
             self.compiled = Some(Compiled { key, net, plan });
         }
         Ok(())
+    }
+
+    /// Compiles the plan for a group of `n` (kept for the next run of that
+    /// size), so that its pipelines are ready before the first photos come:
+    /// the device caches them, and a plan for another size reuses them.
+    pub async fn precompile_async(&mut self, n: usize) -> Result<()> {
+        self.compile_async(n, false, false).await
     }
 
     /// Compiles (or reuses) the plan for `n` images and describes it.
@@ -376,21 +390,90 @@ pub const TUNE_FLOPS: f64 = 2.0 * (TUNE_C * TUNE_C * 9 * TUNE_H * TUNE_H) as f64
 /// A one-line description of the timed layer.
 pub const TUNE_LAYER: &str = "one 128->128 3x3 conv on 28x28";
 
+/// What [`tune_conv`] measured for one convolution variant.
+#[derive(Clone, Copy, Debug)]
+pub struct VariantTiming {
+    pub variant: ConvVariant,
+    /// One run of the timed layer, pipelines warm.
+    pub run_s: f64,
+    /// Compiling the layer's pipeline: plan creation plus what the first run
+    /// took beyond a warm one (browsers compile in the background and finish
+    /// at first use).
+    pub compile_s: f64,
+}
+
+/// Distinct convolution pipelines that U²-Netp and VGG16 compile together
+/// (kernel template combinations: kernel size, dilation, input loader,
+/// residual, activation, and the channel block [`conv::fit_to`] narrows for
+/// thin layers; the tiled kernel has fewer templates). Checked against the
+/// real graphs by a test in the conformance crate.
+pub fn conv_pipelines_per_session(variant: ConvVariant) -> usize {
+    match variant {
+        ConvVariant::Direct { r: 8.., .. } => 29,
+        ConvVariant::Direct { r: 4.., .. } => 21,
+        ConvVariant::Direct { .. } => 20,
+        ConvVariant::Tiled => 11,
+    }
+}
+
+/// Convolution work of one photo (U²-Netp 39.5 + VGG16 30.7 GFLOP, almost
+/// all of it convolutions) in units of the timed layer.
+pub const TUNE_LAYERS_PER_PHOTO: f64 = 70.2e9 / TUNE_FLOPS;
+
+/// What compiling a session's convolution pipelines costs, as a share of
+/// `pipelines x` the timed kernel's compile time. The timed kernel is the
+/// largest of them (3x3, 128 channels, the full register block); U²-Netp's
+/// thin and 1x1 layers get narrower blocks ([`conv::fit_to`]) that compile
+/// faster. Measured: 0.11 on lavapipe (direct-16x32: U²-Netp compiled in
+/// 6.5 s against 29 x 2.0 s), 0.28 in Chromium on SwiftShader (150-190 s
+/// against 29 x 20.7 s).
+pub const SESSION_COMPILE_SHARE: f64 = 0.25;
+
+impl VariantTiming {
+    /// Estimated seconds this variant costs a session of `photos` photos:
+    /// compiling its pipelines plus running the convolutions.
+    ///
+    /// Why: compile time differs by 40x between variants on some adapters
+    /// (SwiftShader: direct-16x32 20.7 s, direct-4x8 0.5 s for the timed
+    /// kernel) while run times differ by less than 2x, so for a group of a
+    /// few photos the bigger kernel can cost minutes more than it saves.
+    /// On GPUs both terms are small and the run time decides for large groups.
+    pub fn session_s(&self, photos: usize) -> f64 {
+        let pipelines = conv_pipelines_per_session(self.variant) as f64;
+        self.compile_s * pipelines * SESSION_COMPILE_SHARE
+            + self.run_s * TUNE_LAYERS_PER_PHOTO * photos as f64
+    }
+}
+
+/// The variant to use: the fastest to run, or with `expected_photos` the
+/// cheapest for a session of that many photos, compilation included.
+pub fn choose_variant(timings: &[VariantTiming], expected_photos: Option<usize>) -> ConvVariant {
+    let cost = |t: &VariantTiming| match expected_photos {
+        Some(n) => t.session_s(n),
+        None => t.run_s,
+    };
+    timings
+        .iter()
+        .min_by(|a, b| cost(a).total_cmp(&cost(b)))
+        .map(|t| t.variant)
+        .unwrap_or(ConvVariant::Direct { tn: 4, r: 2 })
+}
+
 /// Measures each convolution variant on a VGG-like layer (128 -> 128, 3x3,
-/// 28x28, 0.23 GFLOP) and returns the fastest with all timings. The warm-up
-/// run keeps pipeline compilation out of the measurement.
+/// 28x28, 0.23 GFLOP): the time to compile its pipeline and the time of a
+/// warm run. Returns the timings; [`choose_variant`] picks one.
 ///
 /// The candidates span both kinds of adapter: big register blocks without
 /// workgroup memory win on CPU rasterisers (measured on lavapipe: direct-16x32
 /// 3.7 GFLOPS, direct-4x8 0.7, tiled 0.3), while discrete GPUs prefer the
 /// shared-memory tiles.
 #[cfg(not(target_arch = "wasm32"))]
-pub fn tune_conv(gpu: &Gpu) -> Result<(ConvVariant, Vec<(ConvVariant, f64)>)> {
+pub fn tune_conv(gpu: &Gpu) -> Result<Vec<VariantTiming>> {
     pollster::block_on(tune_conv_async(gpu))
 }
 
 /// [`tune_conv`] for async callers.
-pub async fn tune_conv_async(gpu: &Gpu) -> Result<(ConvVariant, Vec<(ConvVariant, f64)>)> {
+pub async fn tune_conv_async(gpu: &Gpu) -> Result<Vec<VariantTiming>> {
     let candidates = [
         ConvVariant::Direct { tn: 16, r: 8 },
         ConvVariant::Direct { tn: 8, r: 4 },
@@ -405,6 +488,18 @@ pub async fn tune_conv_async(gpu: &Gpu) -> Result<(ConvVariant, Vec<(ConvVariant
         weight: vec![0.01; c * c * 9],
         bias: vec![0.0; c],
     };
+    // Warm the device up first (worker threads, allocations, the queue), so
+    // that the first candidate's times do not include it.
+    {
+        let mut g = Graph::new();
+        let x = g.tensor("x", 4 * 8 * 8, Role::Input);
+        let y = g.tensor("y", 4 * 4 * 4, Role::Output);
+        crate::kernels::pool::push(&mut g, x, y, 4, 8, 8, false);
+        let plan = Plan::compile_async(gpu, g).await?;
+        let input = vec![0f32; 4 * 8 * 8];
+        plan.run_async(gpu, &[(x, bytemuck::cast_slice::<f32, u8>(&input))], &[y])
+            .await?;
+    }
     let mut results = Vec::new();
     for v in candidates {
         let mut g = Graph::new();
@@ -414,18 +509,22 @@ pub async fn tune_conv_async(gpu: &Gpu) -> Result<(ConvVariant, Vec<(ConvVariant
         for _ in 0..2 {
             conv::push(&mut g, v, &ConvCall::simple(l, 1, h, h, x, y, Act::Relu));
         }
+        let t0 = Instant::now();
         let plan = Plan::compile_async(gpu, g).await?;
+        let compile_s = t0.elapsed().as_secs_f64();
         let input = vec![0.5f32; c * h * h];
         let inputs = [(x, bytemuck::cast_slice::<f32, u8>(&input))];
-        plan.run_async(gpu, &inputs, &[y]).await?;
         let t0 = Instant::now();
         plan.run_async(gpu, &inputs, &[y]).await?;
-        results.push((v, t0.elapsed().as_secs_f64() / 2.0));
+        let first_s = t0.elapsed().as_secs_f64();
+        let t0 = Instant::now();
+        plan.run_async(gpu, &inputs, &[y]).await?;
+        let warm_s = t0.elapsed().as_secs_f64();
+        results.push(VariantTiming {
+            variant: v,
+            run_s: warm_s / 2.0,
+            compile_s: compile_s + (first_s - warm_s).max(0.0),
+        });
     }
-    let best = results
-        .iter()
-        .min_by(|a, b| a.1.total_cmp(&b.1))
-        .expect("candidates")
-        .0;
-    Ok((best, results))
+    Ok(results)
 }

@@ -5,6 +5,10 @@
 //! `max_buffer_size`, so a bigger GPU runs bigger chunks. Tests and the
 //! `--max-binding-mib` flag can clamp them down to what browsers give.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::kernels::Kernel;
 use crate::{Error, Result};
 
 /// How to choose and configure the device.
@@ -27,6 +31,12 @@ pub struct Gpu {
     pub info: wgpu::AdapterInfo,
     /// The limits the device was created with (the adapter's, maybe clamped).
     pub limits: wgpu::Limits,
+    /// Compiled pipelines by rendered WGSL source, shared by every plan on
+    /// this device. Plans for other group sizes, U²-Netp and the tuning runs
+    /// use the same few kernels; compiling each once matters where shader
+    /// compilation is slow (SwiftShader in Chromium: seconds per large
+    /// convolution kernel).
+    pipelines: Mutex<HashMap<String, wgpu::ComputePipeline>>,
 }
 
 /// One line per adapter for `icnet info`.
@@ -130,6 +140,7 @@ impl Gpu {
             queue,
             info,
             limits,
+            pipelines: Mutex::new(HashMap::new()),
         })
     }
 
@@ -137,6 +148,47 @@ impl Gpu {
     #[cfg(not(target_arch = "wasm32"))]
     pub fn new_blocking(opts: &GpuOptions) -> Result<Gpu> {
         pollster::block_on(Self::new(opts))
+    }
+
+    /// The pipeline of `kernel`, compiled on first use. Errors surface
+    /// through the caller's error scope (see [`crate::plan::Plan::compile_async`]),
+    /// which then calls [`Gpu::forget_pipelines`].
+    pub fn pipeline(&self, kernel: &Kernel) -> wgpu::ComputePipeline {
+        let src = kernel.source();
+        let mut cache = self.pipelines.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = cache.get(&src) {
+            return p.clone();
+        }
+        let module = self
+            .device
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(kernel.name()),
+                source: wgpu::ShaderSource::Wgsl(src.as_str().into()),
+            });
+        let p = self
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(kernel.name()),
+                layout: None,
+                module: &module,
+                entry_point: Some("main"),
+                compilation_options: Default::default(),
+                cache: None,
+            });
+        cache.insert(src, p.clone());
+        p
+    }
+
+    /// How many pipelines have been compiled on this device.
+    pub fn pipelines_compiled(&self) -> usize {
+        self.pipelines.lock().map(|c| c.len()).unwrap_or(0)
+    }
+
+    /// Drops every cached pipeline (after an error, a pipeline may be invalid).
+    pub fn forget_pipelines(&self) {
+        if let Ok(mut c) = self.pipelines.lock() {
+            c.clear();
+        }
     }
 
     /// A one-line description, e.g. "llvmpipe (LLVM 15.0.6, 256 bits) (Vulkan, Cpu)".

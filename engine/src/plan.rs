@@ -320,33 +320,16 @@ impl Plan {
             })
             .collect();
 
-        // Pipelines, deduplicated by rendered source.
+        // Pipelines from the device's cache (one per rendered source), and
+        // one entry per distinct pipeline in this plan.
         let mut pipelines = Vec::new();
-        let mut by_source: HashMap<String, usize> = HashMap::new();
+        let mut by_kernel: HashMap<&Kernel, usize> = HashMap::new();
         let mut step_pipeline = Vec::with_capacity(graph.steps.len());
         for s in &graph.steps {
-            let src = s.kernel.source();
-            let idx = match by_source.get(&src) {
-                Some(&i) => i,
-                None => {
-                    let desc = wgpu::ShaderModuleDescriptor {
-                        label: Some(s.kernel.name()),
-                        source: wgpu::ShaderSource::Wgsl(src.clone().into()),
-                    };
-                    let module = device.create_shader_module(desc);
-                    let p = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                        label: Some(s.kernel.name()),
-                        layout: None,
-                        module: &module,
-                        entry_point: Some("main"),
-                        compilation_options: Default::default(),
-                        cache: None,
-                    });
-                    pipelines.push(p);
-                    by_source.insert(src, pipelines.len() - 1);
-                    pipelines.len() - 1
-                }
-            };
+            let idx = *by_kernel.entry(&s.kernel).or_insert_with(|| {
+                pipelines.push(gpu.pipeline(&s.kernel));
+                pipelines.len() - 1
+            });
             step_pipeline.push(idx);
         }
 
@@ -421,6 +404,9 @@ impl Plan {
         }
         let oom_err = oom.pop().await;
         let err = scope.pop().await;
+        if oom_err.is_some() || err.is_some() {
+            gpu.forget_pipelines();
+        }
         if let Some(e) = oom_err {
             return Err(Error::Device(format!(
                 "the GPU ran out of memory while planning: {e}"

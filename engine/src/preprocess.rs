@@ -133,6 +133,74 @@ pub fn decode_sism(bytes: &[u8]) -> Result<(Vec<u8>, u32, u32)> {
     Ok((img.to_l(), img.width as u32, img.height as u32))
 }
 
+/// A photo and its given saliency map (if any), decoded and turned into what
+/// a group run needs: see [`prepare_photo_inputs`].
+#[derive(Clone, Debug)]
+pub struct PhotoInputs {
+    /// The photo at its own size (U²-Netp's input is made from it).
+    pub photo: DecodedPhoto,
+    /// The photo's 224x224 network input.
+    pub prepared: PreparedPhoto,
+    /// The saliency map, when one was given.
+    pub sism: Option<GivenSism>,
+}
+
+/// A saliency map given with a photo, at the two sizes it is used at.
+#[derive(Clone, Debug)]
+pub struct GivenSism {
+    /// The 224x224 SISM input ([`sism_from_map`]).
+    pub sism224: Vec<u8>,
+    /// 8-bit grey at the photo's size (resized with Pillow's bilinear filter
+    /// when the map has another size), for saving and display.
+    pub full: Vec<u8>,
+}
+
+/// Which input of [`prepare_photo_inputs`] could not be used, and why.
+#[derive(Debug)]
+pub enum PhotoInputError {
+    Photo(Error),
+    Sism(Error),
+}
+
+/// Decodes a photo and, when given, its saliency map, and makes the network
+/// inputs: the photo at 224x224, the map at 224x224 and at the photo's size.
+/// The photo is decoded first, so a bad photo is reported before its map.
+///
+/// `icnet run` and the web demo both call this, so that the same files give
+/// the same inputs (and so the same maps, byte for byte) in both; the error
+/// says which of the two files failed, for each caller to name it its way.
+pub fn prepare_photo_inputs(
+    photo: &[u8],
+    sism: Option<&[u8]>,
+) -> std::result::Result<PhotoInputs, PhotoInputError> {
+    let photo = decode_photo(photo).map_err(PhotoInputError::Photo)?;
+    let sism = match sism {
+        Some(bytes) => {
+            let (grey, w, h) = decode_sism(bytes).map_err(PhotoInputError::Sism)?;
+            let sism224 = sism_from_map(&grey, w, h);
+            let full = if (w, h) == (photo.width, photo.height) {
+                grey
+            } else {
+                pillow_resize_bilinear(
+                    &grey,
+                    w as usize,
+                    h as usize,
+                    1,
+                    photo.width as usize,
+                    photo.height as usize,
+                )
+            };
+            Some(GivenSism { sism224, full })
+        }
+        None => None,
+    };
+    Ok(PhotoInputs {
+        prepared: photo.prepare(),
+        photo,
+        sism,
+    })
+}
+
 /// ImageNet mean and standard deviation, as the float32 values torchvision uses.
 const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
 const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
@@ -834,6 +902,36 @@ mod tests {
         assert_eq!(f[255], 1.0);
         assert_eq!(f[128].to_bits(), (128f32 / 255f32).to_bits());
         assert!(f.windows(2).all(|p| p[0] < p[1]));
+    }
+
+    #[test]
+    fn photo_inputs_are_the_steps_they_stand_for() {
+        let photo = std::fs::read(dir().join("src_rgb_40x30.png")).unwrap();
+        let map = std::fs::read(dir().join("src_rgb_120x90.jpg")).unwrap();
+        let inputs = prepare_photo_inputs(&photo, Some(&map)).unwrap();
+        assert_eq!(inputs.photo, decode_photo(&photo).unwrap());
+        assert_eq!(inputs.prepared, prepare_photo(&photo).unwrap());
+        let given = inputs.sism.unwrap();
+        assert_eq!(given.sism224, prepare_sism(&map).unwrap());
+        // A map of another size is resized to the photo's size ...
+        let (grey, w, h) = decode_sism(&map).unwrap();
+        assert_eq!(
+            given.full,
+            pillow_resize_bilinear(&grey, w as usize, h as usize, 1, 40, 30)
+        );
+        // ... and one of the same size is kept as it is.
+        let same = prepare_photo_inputs(&photo, Some(&photo)).unwrap();
+        assert_eq!(same.sism.unwrap().full, decode_sism(&photo).unwrap().0);
+        assert!(prepare_photo_inputs(&photo, None).unwrap().sism.is_none());
+        // The photo is checked first.
+        assert!(matches!(
+            prepare_photo_inputs(b"no photo", Some(b"no map")),
+            Err(PhotoInputError::Photo(Error::Image(_)))
+        ));
+        assert!(matches!(
+            prepare_photo_inputs(&photo, Some(b"no map")),
+            Err(PhotoInputError::Sism(Error::Image(_)))
+        ));
     }
 
     fn image_err(bytes: &[u8]) -> String {

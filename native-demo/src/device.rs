@@ -19,7 +19,13 @@ pub fn gpu_options(a: &DeviceArgs) -> GpuOptions {
 }
 
 /// Opens the device, measures (or takes) the convolution variant and reports both.
-pub fn open_engine(a: &DeviceArgs, model: Model) -> Result<Engine, String> {
+/// `expected_photos`: how many photos this process will run, so that the
+/// variant choice can weigh compilation against run time (`None`: run time only).
+pub fn open_engine(
+    a: &DeviceArgs,
+    model: Model,
+    expected_photos: Option<usize>,
+) -> Result<Engine, String> {
     let gpu = Gpu::new_blocking(&gpu_options(a)).map_err(clause)?;
     eprintln!(
         "adapter: {} (driver: {}); max storage binding {:.0} MiB, max buffer {:.0} MiB",
@@ -41,6 +47,7 @@ pub fn open_engine(a: &DeviceArgs, model: Model) -> Result<Engine, String> {
         EngineOptions {
             variant: a.conv_variant,
             memory_budget: a.memory_budget_mib.map(|m| m.saturating_mul(MIB)),
+            expected_photos,
         },
     )
     .map_err(clause)?;
@@ -53,10 +60,21 @@ pub fn open_engine(a: &DeviceArgs, model: Model) -> Result<Engine, String> {
         let all: Vec<String> = engine
             .tuning
             .iter()
-            .map(|(v, s)| format!("{} {}", v.label(), secs(*s)))
+            .map(|t| {
+                format!(
+                    "{} {} (compile {})",
+                    t.variant.label(),
+                    secs(t.run_s),
+                    secs(t.compile_s)
+                )
+            })
             .collect();
+        let why = match expected_photos {
+            Some(n) => format!("cheapest for {n} photos, compilation included"),
+            None => "fastest".to_string(),
+        };
         eprintln!(
-            "conv variant: {} (fastest of: {})",
+            "conv variant: {} ({why}; measured: {})",
             engine.variant.label(),
             all.join(", ")
         );

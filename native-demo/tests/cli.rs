@@ -3,41 +3,13 @@
 //! a bad group does not stop the others. Only one test runs the network (one
 //! photo), because on a CPU Vulkan driver that takes minutes.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::OnceLock;
 
-const BIN: &str = env!("CARGO_BIN_EXE_icnet");
-
-fn icnet(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .output()
-        .expect("could not start icnet")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Asserts a clean failure: non-zero exit, no panic, at least one `error:` line.
-fn assert_clean_failure(o: &Output) -> String {
-    let e = stderr(o);
-    assert!(
-        !o.status.success(),
-        "icnet should have failed; stderr:\n{e}"
-    );
-    assert!(!e.contains("panicked"), "icnet panicked:\n{e}");
-    assert!(
-        e.lines().any(|l| l.starts_with("error: ")),
-        "no `error:` line:\n{e}"
-    );
-    e
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("temp paths are UTF-8")
-}
+use common::{assert_clean_failure, icnet, icnet_run, s, stderr};
 
 /// The seed-0 test weights, written once per test run by `icnet make-test-weights`.
 fn test_weights() -> &'static Path {
@@ -76,20 +48,11 @@ fn write(p: &Path, bytes: &[u8]) {
     std::fs::write(p, bytes).unwrap();
 }
 
-/// `icnet run ROOT --sisms SISMS --weights W --out OUT` plus `extra`.
+/// `icnet run ROOT --out OUT --sisms SISMS --weights W` plus `extra`.
 fn run(root: &Path, sisms: &Path, weights: &Path, out: &Path, extra: &[&str]) -> Output {
-    let mut args = vec![
-        "run",
-        s(root),
-        "--sisms",
-        s(sisms),
-        "--weights",
-        s(weights),
-        "--out",
-        s(out),
-    ];
+    let mut args = vec!["--sisms", s(sisms), "--weights", s(weights)];
     args.extend_from_slice(extra);
-    icnet(&args)
+    icnet_run(root, out, &args)
 }
 
 #[test]

@@ -2,21 +2,11 @@
 //! model) end to end, and its argument checks. Needs the models of
 //! `icnet fetch-models` (the README's test command fetches them first).
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_icnet");
-
-fn icnet(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .output()
-        .expect("could not start icnet")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("temp paths are UTF-8")
-}
+use common::{assert_clean_failure, icnet_run, s, stderr};
 
 fn models() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
@@ -28,13 +18,6 @@ fn models() -> PathBuf {
         );
     }
     dir
-}
-
-fn failure(o: &Output) -> String {
-    let e = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert!(!o.status.success(), "should have failed:\n{e}");
-    assert!(!e.contains("panicked"), "panicked:\n{e}");
-    e
 }
 
 /// Two real photos of different sizes (one portrait) as one group.
@@ -54,36 +37,17 @@ fn missing_models_and_contradictory_flags_are_clear_errors() {
     let root = photos(t.path());
     let out = t.path().join("out");
     let nowhere = t.path().join("no-models");
-    let e = failure(&icnet(&[
-        "run",
-        s(&root),
-        "--out",
-        s(&out),
-        "--models",
-        s(&nowhere),
-    ]));
+    let e = assert_clean_failure(&icnet_run(&root, &out, &["--models", s(&nowhere)]));
     assert!(e.contains("icnet fetch-models"), "{e}");
-    let e = failure(&icnet(&[
-        "run",
-        s(&root),
-        "--out",
-        s(&out),
-        "--model",
-        "icnet",
-    ]));
+    let e = assert_clean_failure(&icnet_run(&root, &out, &["--model", "icnet"]));
     assert!(e.contains("--weights"), "{e}");
     let w = t.path().join("w.safetensors");
     std::fs::write(&w, b"x").unwrap();
-    let e = failure(&icnet(&[
-        "run",
-        s(&root),
-        "--out",
-        s(&out),
-        "--model",
-        "csa",
-        "--weights",
-        s(&w),
-    ]));
+    let e = assert_clean_failure(&icnet_run(
+        &root,
+        &out,
+        &["--model", "csa", "--weights", s(&w)],
+    ));
     assert!(e.contains("--model csa"), "{e}");
 }
 
@@ -97,19 +61,19 @@ fn default_pipeline_writes_maps_sisms_and_pictures_and_saved_sisms_reproduce_it(
         t.path().join("sisms"),
         t.path().join("pics"),
     );
-    let o = icnet(&[
-        "run",
-        s(&root),
-        "--out",
-        s(&out),
-        "--models",
-        s(&m),
-        "--save-sisms",
-        s(&sisms),
-        "--pictures",
-        s(&pics),
-    ]);
-    let e = String::from_utf8_lossy(&o.stderr);
+    let o = icnet_run(
+        &root,
+        &out,
+        &[
+            "--models",
+            s(&m),
+            "--save-sisms",
+            s(&sisms),
+            "--pictures",
+            s(&pics),
+        ],
+    );
+    let e = stderr(&o);
     assert!(o.status.success(), "{e}");
     assert!(e.contains("SISMs: U²-Netp") && e.contains("csa"), "{e}");
     for (stem, w, h) in [("windmill1", 232, 320), ("plier2", 162, 320)] {
@@ -134,17 +98,8 @@ fn default_pipeline_writes_maps_sisms_and_pictures_and_saved_sisms_reproduce_it(
     }
     // Feeding the saved SISMs back gives the same maps, byte for byte.
     let out2 = t.path().join("out2");
-    let o = icnet(&[
-        "run",
-        s(&root),
-        "--out",
-        s(&out2),
-        "--models",
-        s(&m),
-        "--sisms",
-        s(&sisms),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = icnet_run(&root, &out2, &["--models", s(&m), "--sisms", s(&sisms)]);
+    assert!(o.status.success(), "{}", stderr(&o));
     for stem in ["windmill1", "plier2"] {
         let a = std::fs::read(out.join(format!("g/{stem}.png"))).unwrap();
         let b = std::fs::read(out2.join(format!("g/{stem}.png"))).unwrap();

@@ -23,6 +23,7 @@ fn csa_model_matches_the_pytorch_reference() {
             EngineOptions {
                 variant: None,
                 memory_budget: budget,
+                ..Default::default()
             },
         )
         .expect("engine");

@@ -25,6 +25,7 @@ fn engine(budget: Option<u64>) -> Engine {
         EngineOptions {
             variant: None,
             memory_budget: budget,
+            ..Default::default()
         },
     )
     .expect("engine")

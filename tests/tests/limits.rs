@@ -21,6 +21,7 @@ fn browser_like_engine() -> Engine {
         EngineOptions {
             variant,
             memory_budget: None,
+            ..Default::default()
         },
     )
     .unwrap()

@@ -45,7 +45,8 @@ fn lanczos_input_matches_pillow() {
 fn d0_and_sism_match_onnxruntime() {
     let weights = u2netp::load_weights(&model_path("u2netp.safetensors")).expect("weights");
     let gpu = Gpu::new_blocking(&GpuOptions::default()).expect("adapter");
-    let (variant, _) = icnet_engine::engine::tune_conv(&gpu).expect("tune");
+    let timings = icnet_engine::engine::tune_conv(&gpu).expect("tune");
+    let variant = icnet_engine::engine::choose_variant(&timings, None);
     let net = U2Netp::new(&gpu, &weights, variant).expect("compile");
     let dir = golden_dir("u2netp");
     for stem in PHOTOS {
@@ -78,6 +79,42 @@ fn d0_and_sism_match_onnxruntime() {
         assert!(
             worst <= 1,
             "{stem}: SISM differs from rembg by {worst} levels"
+        );
+    }
+}
+
+#[test]
+fn session_pipeline_count_matches_the_variant_choice_constant() {
+    // `VariantTiming::session_s` multiplies one pipeline's compile time by
+    // conv_pipelines_per_session(): the distinct convolution kernels that
+    // U²-Netp and the training-free model's VGG16 compile together.
+    use icnet_engine::engine::conv_pipelines_per_session;
+    use icnet_engine::kernels::conv::ConvVariant;
+    use std::collections::HashSet;
+    let u2w = u2netp::load_weights(&model_path("u2netp.safetensors")).expect("weights");
+    let vgg = icnet_engine::csa::load_vgg(&model_path("vgg16-imagenet.safetensors")).expect("vgg");
+    let gpu = Gpu::new_blocking(&GpuOptions::default()).expect("adapter");
+    for variant in [
+        ConvVariant::Direct { tn: 16, r: 8 },
+        ConvVariant::Direct { tn: 8, r: 4 },
+        ConvVariant::Direct { tn: 4, r: 2 },
+        ConvVariant::Tiled,
+    ] {
+        let u2 = U2Netp::new(&gpu, &u2w, variant).expect("compile");
+        let net = icnet_engine::csa::build(&vgg, 2, 2, variant);
+        let convs: HashSet<String> = u2
+            .plan()
+            .graph
+            .steps
+            .iter()
+            .chain(&net.graph.steps)
+            .filter(|s| s.kernel.name().starts_with("conv"))
+            .map(|s| s.kernel.source())
+            .collect();
+        assert_eq!(
+            convs.len(),
+            conv_pipelines_per_session(variant),
+            "{variant:?}"
         );
     }
 }

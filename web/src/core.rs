@@ -11,10 +11,11 @@
 
 use std::sync::{Arc, Mutex};
 
+use icnet_engine::engine::{choose_variant, tune_conv_async, VariantTiming};
 use icnet_engine::kernels::conv::ConvVariant;
 use icnet_engine::network::CHUNK_BYTES_PER_IMAGE;
 use icnet_engine::postprocess;
-use icnet_engine::preprocess::{self, PreparedPhoto};
+use icnet_engine::preprocess::{self, PhotoInputError, PreparedPhoto};
 use icnet_engine::u2netp::{self, U2Netp};
 use icnet_engine::weights::{ConvSet, Weights};
 use icnet_engine::{Engine, EngineOptions, Gpu, GpuOptions, Model};
@@ -30,6 +31,11 @@ pub const MAX_PHOTOS: usize = 40;
 /// backbone (minutes on a software adapter). Chunking does not change the
 /// maps: every photo goes through VGG16 on its own.
 const CHUNK_PHOTOS: u64 = 2;
+
+/// The group size the convolution variant is chosen for (compilation
+/// against run time, see `VariantTiming::session_s`): the page does not know
+/// the group before the first run, and most groups hold a handful of photos.
+const TYPICAL_GROUP: usize = 6;
 
 /// Called with (what is being done, steps done, steps in all).
 pub type Progress<'a> = &'a mut dyn FnMut(&str, usize, usize);
@@ -106,10 +112,12 @@ pub struct GroupResult {
 pub struct PrepareReport {
     /// Convolution variants with their measured seconds (empty when the
     /// variant was given or already measured).
-    pub tuning: Vec<(String, f64)>,
+    pub tuning: Vec<VariantTiming>,
     pub variant: String,
     pub tune_s: f64,
     pub u2netp_s: f64,
+    /// Compiling the co-saliency plan (for a group of two).
+    pub cosal_s: f64,
 }
 
 /// One sentence, ending with a full stop.
@@ -127,43 +135,32 @@ fn sentence(s: impl std::fmt::Display) -> String {
 /// network inputs; errors name the file.
 pub fn check_photo(name: &str, bytes: &[u8], sism: Option<&[u8]>) -> Result<Checked, String> {
     let t0 = Instant::now();
-    let photo = preprocess::decode_photo(bytes)
-        .map_err(|e| format!("{name} is not a photo this demo can read: {}", sentence(e)))?;
-    let sism = match sism {
-        Some(b) => {
-            let (grey, w, h) = preprocess::decode_sism(b).map_err(|e| {
-                format!(
-                    "the saliency map given for {name} could not be read: {}",
-                    sentence(e)
-                )
-            })?;
-            let sism224 = preprocess::sism_from_map(&grey, w, h);
-            // At the photo's size for display, as `icnet run` does for pictures.
-            let full = if (w, h) == (photo.width, photo.height) {
-                grey
-            } else {
-                preprocess::pillow_resize_bilinear(
-                    &grey,
-                    w as usize,
-                    h as usize,
-                    1,
-                    photo.width as usize,
-                    photo.height as usize,
-                )
-            };
-            let png = postprocess::encode_png_gray(&full, photo.width, photo.height)
-                .map_err(|e| format!("{name}: {}", sentence(e)))?;
-            Sism::Given { sism224, png }
+    let inputs = preprocess::prepare_photo_inputs(bytes, sism).map_err(|e| match e {
+        PhotoInputError::Photo(e) => {
+            format!("{name} is not a photo this demo can read: {}", sentence(e))
         }
+        PhotoInputError::Sism(e) => format!(
+            "the saliency map given for {name} could not be read: {}",
+            sentence(e)
+        ),
+    })?;
+    let photo = &inputs.photo;
+    let sism = match inputs.sism {
+        // At the photo's size for display, as `icnet run` does for pictures.
+        Some(given) => Sism::Given {
+            png: postprocess::encode_png_gray(&given.full, photo.width, photo.height)
+                .map_err(|e| format!("{name}: {}", sentence(e)))?,
+            sism224: given.sism224,
+        },
         None => Sism::Compute {
-            input: u2netp::prepare(&photo),
+            input: u2netp::prepare(photo),
         },
     };
     Ok(Checked {
         name: name.to_string(),
         width: photo.width,
         height: photo.height,
-        prepared: photo.prepare(),
+        prepared: inputs.prepared,
         sism,
         decode_s: t0.elapsed().as_secs_f64(),
     })
@@ -176,7 +173,7 @@ pub struct Core {
     engine: Option<Engine>,
     /// A variant forced by the caller (no timing at start-up).
     forced_variant: Option<ConvVariant>,
-    tuning: Vec<(ConvVariant, f64)>,
+    tuning: Vec<VariantTiming>,
     /// The models not currently inside the engine.
     vgg: Option<ConvSet>,
     icnet: Option<Weights>,
@@ -291,14 +288,13 @@ impl Core {
     /// Reads the two model files of `icnet fetch-models` (the bytes are
     /// dropped once converted).
     pub fn load_models(&mut self, vgg: Vec<u8>, u2: Vec<u8>) -> Result<(), String> {
-        let v = ConvSet::from_bytes_named(
-            &vgg,
-            "vgg16-imagenet.safetensors",
-            "the VGG16 weights",
-            &icnet_engine::csa::vgg_shapes(),
-        )
-        .map_err(sentence)?;
-        drop(vgg);
+        self.load_u2netp(u2)?;
+        self.load_vgg(vgg)
+    }
+
+    /// Reads `u2netp.safetensors` (small: the page loads it first and
+    /// compiles U²-Netp while VGG16 downloads).
+    pub fn load_u2netp(&mut self, u2: Vec<u8>) -> Result<(), String> {
         let u = ConvSet::from_bytes_named(
             &u2,
             "u2netp.safetensors",
@@ -307,6 +303,21 @@ impl Core {
         )
         .map_err(sentence)?;
         drop(u2);
+        self.u2_weights = Some(u);
+        self.u2 = None;
+        Ok(())
+    }
+
+    /// Reads `vgg16-imagenet.safetensors`.
+    pub fn load_vgg(&mut self, vgg: Vec<u8>) -> Result<(), String> {
+        let v = ConvSet::from_bytes_named(
+            &vgg,
+            "vgg16-imagenet.safetensors",
+            "the VGG16 weights",
+            &icnet_engine::csa::vgg_shapes(),
+        )
+        .map_err(sentence)?;
+        drop(vgg);
         if let Some(e) = &self.engine {
             if matches!(e.model, Model::Csa(_)) {
                 // A new engine takes the new VGG16 weights.
@@ -314,8 +325,6 @@ impl Core {
             }
         }
         self.vgg = Some(v);
-        self.u2_weights = Some(u);
-        self.u2 = None;
         Ok(())
     }
 
@@ -379,14 +388,14 @@ impl Core {
     }
 
     /// Builds the engine for the wanted model if it does not run it yet.
-    /// Returns the seconds spent timing convolution variants (0 if none).
-    async fn ensure_engine(&mut self) -> Result<f64, String> {
+    async fn ensure_engine(&mut self) -> Result<(), String> {
         let want_icnet = self.use_icnet;
         if let Some(e) = &self.engine {
             if matches!(e.model, Model::Icnet(_)) == want_icnet {
-                return Ok(0.0);
+                return Ok(());
             }
         }
+        self.ensure_variant().await?;
         let model = if want_icnet {
             Model::Icnet(self.icnet.take().ok_or("no ICNet weights were given.")?)
         } else {
@@ -400,68 +409,83 @@ impl Core {
             }
             return Err(sentence(e));
         }
-        // Keep the device and the variant measured by the current engine, if any.
-        let variant = self
-            .take_engine_apart()
-            .or(self.forced_variant)
-            .or_else(|| {
-                self.tuning
-                    .iter()
-                    .min_by(|a, b| a.1.total_cmp(&b.1))
-                    .map(|t| t.0)
-            });
+        let variant = self.variant();
+        self.take_engine_apart();
         let gpu = self
             .gpu
             .take()
             .expect("the device is here when there is no engine");
-        let t0 = Instant::now();
-        let tuned = variant.is_none();
         let engine = Engine::with_model_async(gpu, model, options(variant))
             .await
             .map_err(|e| self.gpu_error(e))?;
-        if tuned {
-            self.tuning = engine.tuning.clone();
-        }
         self.engine = Some(engine);
-        Ok(if tuned {
-            t0.elapsed().as_secs_f64()
-        } else {
-            0.0
+        Ok(())
+    }
+
+    /// The convolution variant: the engine's, the forced one, or the one
+    /// chosen from the timings (`None` before they are measured).
+    fn variant(&self) -> Option<ConvVariant> {
+        if let Some(e) = &self.engine {
+            return Some(e.variant);
+        }
+        self.forced_variant.or_else(|| {
+            (!self.tuning.is_empty()).then(|| choose_variant(&self.tuning, Some(TYPICAL_GROUP)))
         })
     }
 
-    /// Everything a run needs that does not depend on the photos: the engine
-    /// for the current model (timing the convolution variants the first
-    /// time, which compiles their pipelines) and U²-Netp, compiled.
-    ///
-    /// The co-saliency plan depends on the group size, so the first run of
-    /// each size compiles it (the engine keeps it for the next run). Compiling
-    /// a throwaway plan here does not help: measured in Chromium with
-    /// SwiftShader, the run's own compilation took as long afterwards, even
-    /// with the throwaway plan still alive.
-    pub async fn prepare(&mut self, progress: Progress<'_>) -> Result<PrepareReport, String> {
+    /// Times the convolution variants on this device unless a variant is
+    /// known. Needs no model. Returns the seconds spent (0 if none).
+    async fn ensure_variant(&mut self) -> Result<f64, String> {
+        if self.variant().is_some() {
+            return Ok(0.0);
+        }
+        let t0 = Instant::now();
+        let timings = tune_conv_async(self.gpu()).await;
+        self.tuning = timings.map_err(|e| self.gpu_error(e))?;
+        Ok(t0.elapsed().as_secs_f64())
+    }
+
+    /// The saliency part of [`Core::prepare`], which needs only the U²-Netp
+    /// weights: times the convolution variants (first visit) and compiles
+    /// U²-Netp. The page calls it while VGG16 is still downloading.
+    pub async fn prepare_saliency(
+        &mut self,
+        progress: Progress<'_>,
+    ) -> Result<PrepareReport, String> {
         self.check_device()?;
         let mut report = PrepareReport::default();
-        let tuning_needed =
-            self.engine.is_none() && self.forced_variant.is_none() && self.tuning.is_empty();
-        progress(
-            if tuning_needed {
-                "compiling: timing convolution variants on this GPU"
-            } else {
-                "compiling: co-saliency model"
-            },
-            0,
-            2,
-        );
-        report.tune_s = self.ensure_engine().await?;
-        progress("compiling: U²-Netp", 1, 2);
+        if self.variant().is_none() {
+            progress("compiling: timing convolution variants on this GPU", 0, 3);
+        }
+        report.tune_s = self.ensure_variant().await?;
+        if self.u2.is_none() {
+            progress("compiling: U²-Netp", 1, 3);
+        }
         let t0 = Instant::now();
         self.ensure_u2().await?;
         report.u2netp_s = t0.elapsed().as_secs_f64();
-        progress("ready", 2, 2);
-        let e = self.engine.as_ref().expect("engine");
-        report.variant = e.variant.label();
-        report.tuning = self.tuning.iter().map(|(v, s)| (v.label(), *s)).collect();
+        report.variant = self.variant().map(|v| v.label()).unwrap_or_default();
+        report.tuning = self.tuning.clone();
+        Ok(report)
+    }
+
+    /// Everything a run needs that does not depend on the photos: the
+    /// convolution variant (timed the first time), U²-Netp and the
+    /// co-saliency model, compiled. The co-saliency plan depends on the
+    /// group size; it is compiled here for a group of two, which compiles
+    /// every pipeline a run needs (the device caches them), so a run of
+    /// another size only creates buffers.
+    pub async fn prepare(&mut self, progress: Progress<'_>) -> Result<PrepareReport, String> {
+        let mut report = self.prepare_saliency(progress).await?;
+        progress("compiling: co-saliency model", 2, 3);
+        let t0 = Instant::now();
+        self.ensure_engine().await?;
+        let engine = self.engine.as_mut().expect("engine");
+        let compiled = engine.precompile_async(MIN_PHOTOS).await;
+        compiled.map_err(|e| self.gpu_error(e))?;
+        report.cosal_s = t0.elapsed().as_secs_f64();
+        progress("ready", 3, 3);
+        report.variant = self.variant().map(|v| v.label()).unwrap_or_default();
         Ok(report)
     }
 
@@ -473,8 +497,8 @@ impl Core {
             .u2_weights
             .as_ref()
             .ok_or("the models are not loaded yet.")?;
-        let e = self.engine.as_ref().expect("engine before U²-Netp");
-        let u2 = U2Netp::new_async(&e.gpu, w, e.variant)
+        let variant = self.variant().expect("the variant before U²-Netp");
+        let u2 = U2Netp::new_async(self.gpu(), w, variant)
             .await
             .map_err(|e| self.gpu_error(e))?;
         self.u2 = Some(u2);
@@ -616,6 +640,7 @@ fn options(variant: Option<ConvVariant>) -> EngineOptions {
     EngineOptions {
         variant,
         memory_budget: Some(CHUNK_PHOTOS * CHUNK_BYTES_PER_IMAGE),
+        expected_photos: Some(TYPICAL_GROUP),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The JavaScript API (wasm-bindgen): a `Session` holds the GPU device and
 //! the models; the page calls, one at a time and in this order,
-//! `Session.create()`, `load_models`, `prepare`, then `run` as often as it
+//! `Session.create()`, `load_models` (or `load_u2netp`, `prepare_saliency`,
+//! `load_vgg`), `prepare`, then `run` as often as it
 //! likes (and `set_icnet_weights` between runs).
 //!
 //! Errors reach JavaScript as `Error`s whose message is one plain sentence.
@@ -79,6 +80,24 @@ fn has_webgpu() -> bool {
 const NO_WEBGPU: &str = "This browser does not offer WebGPU. Use a recent Chrome, Edge or \
 Safari (or Firefox 141+ on Windows); on Linux, Chrome needs `--enable-unsafe-webgpu`.";
 
+fn prepare_report(r: core::PrepareReport) -> JsValue {
+    let o = Object::new();
+    set(&o, "variant", r.variant);
+    let tuning = Array::new();
+    for v in r.tuning {
+        let t = Object::new();
+        set(&t, "variant", v.variant.label());
+        set(&t, "ms", v.run_s * 1e3);
+        set(&t, "compile_ms", v.compile_s * 1e3);
+        tuning.push(&t);
+    }
+    set(&o, "tuning", tuning);
+    set(&o, "tune_s", r.tune_s);
+    set(&o, "u2netp_s", r.u2netp_s);
+    set(&o, "cosal_s", r.cosal_s);
+    o.into()
+}
+
 #[wasm_bindgen]
 pub struct Session {
     core: Core,
@@ -131,6 +150,17 @@ impl Session {
         self.core.load_models(vgg, u2).map_err(|e| JsError::new(&e))
     }
 
+    /// Reads `u2netp.safetensors` alone (then `prepare_saliency` can run
+    /// while VGG16 downloads).
+    pub fn load_u2netp(&mut self, u2: Vec<u8>) -> Result<(), JsError> {
+        self.core.load_u2netp(u2).map_err(|e| JsError::new(&e))
+    }
+
+    /// Reads `vgg16-imagenet.safetensors` alone.
+    pub fn load_vgg(&mut self, vgg: Vec<u8>) -> Result<(), JsError> {
+        self.core.load_vgg(vgg).map_err(|e| JsError::new(&e))
+    }
+
     /// Uses trained ICNet weights (`.safetensors`), or with `null` the
     /// training-free model again. Call `prepare` afterwards.
     pub fn set_icnet_weights(
@@ -144,29 +174,25 @@ impl Session {
             .map_err(|e| JsError::new(&e))
     }
 
-    /// Compiles what a run needs: the engine (timing convolution variants
-    /// on first use) and U²-Netp. `on_progress(what, k, n)`. Returns
-    /// `{variant, tuning: [{variant, ms}], tune_s, u2netp_s}`.
+    /// Compiles what a run needs: the convolution variant (timed on first
+    /// use), U²-Netp and the co-saliency model. `on_progress(what, k, n)`.
+    /// Returns `{variant, tuning: [{variant, ms, compile_ms}], tune_s,
+    /// u2netp_s, cosal_s}`.
     pub async fn prepare(&mut self, on_progress: Option<Function>) -> Result<JsValue, JsError> {
         let mut cb = |what: &str, k: usize, n: usize| report(&on_progress, what, k, n);
-        let r = self
-            .core
-            .prepare(&mut cb)
-            .await
-            .map_err(|e| JsError::new(&e))?;
-        let o = Object::new();
-        set(&o, "variant", r.variant);
-        let tuning = Array::new();
-        for (v, s) in r.tuning {
-            let t = Object::new();
-            set(&t, "variant", v);
-            set(&t, "ms", s * 1e3);
-            tuning.push(&t);
-        }
-        set(&o, "tuning", tuning);
-        set(&o, "tune_s", r.tune_s);
-        set(&o, "u2netp_s", r.u2netp_s);
-        Ok(o.into())
+        let r = self.core.prepare(&mut cb).await;
+        Ok(prepare_report(r.map_err(|e| JsError::new(&e))?))
+    }
+
+    /// The part of `prepare` that needs only U²-Netp's weights (after
+    /// `load_u2netp`): timing the variants and compiling U²-Netp.
+    pub async fn prepare_saliency(
+        &mut self,
+        on_progress: Option<Function>,
+    ) -> Result<JsValue, JsError> {
+        let mut cb = |what: &str, k: usize, n: usize| report(&on_progress, what, k, n);
+        let r = self.core.prepare_saliency(&mut cb).await;
+        Ok(prepare_report(r.map_err(|e| JsError::new(&e))?))
     }
 
     /// Runs one group. `photos`: `[{name, bytes: Uint8Array}]`; `sisms`:

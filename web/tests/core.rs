@@ -64,11 +64,18 @@ fn maps_are_the_bytes_icnet_run_writes() {
         // A fixed variant: no timing at start-up (the CLI takes the same one
         // with --conv-variant; results depend on the variant's summation order).
         let mut core = Core::new(Some("direct-16x32")).await.expect("GPU");
-        core.load_models(
-            model("vgg16-imagenet.safetensors"),
-            model("u2netp.safetensors"),
-        )
-        .expect("models");
+        // The page's order: U²-Netp compiles before VGG16 has arrived.
+        core.load_u2netp(model("u2netp.safetensors"))
+            .expect("U²-Netp");
+        let r = core
+            .prepare_saliency(&mut |_, _, _| {})
+            .await
+            .expect("U²-Netp compiles without VGG16");
+        assert_eq!(r.variant, "direct-16x32");
+        assert!(core.engine_mut().is_none(), "no engine before VGG16");
+        core.load_vgg(model("vgg16-imagenet.safetensors"))
+            .expect("VGG16");
+        core.prepare(&mut |_, _, _| {}).await.expect("prepare");
 
         // One photo: refused before any GPU work.
         let one = vec![check_photo("windmill1.webp", &golden("windmill1.webp"), None).unwrap()];
@@ -138,6 +145,7 @@ fn maps_are_the_bytes_icnet_run_writes() {
         let opts = EngineOptions {
             variant: ConvVariant::parse("direct-16x32"),
             memory_budget: None,
+            ..Default::default()
         };
         let mut engine = Engine::with_model_async(gpu, Model::Csa(vgg), opts)
             .await

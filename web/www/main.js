@@ -9,7 +9,11 @@
 
 import init, { Session, last_panic, group_limits } from './pkg/icnet_web.js';
 
-const MODELS = ['vgg16-imagenet.safetensors', 'u2netp.safetensors'];
+// In download order: U²-Netp (4.6 MB) first, so that it compiles while
+// VGG16 (59 MB) downloads.
+const U2NETP = 'u2netp.safetensors';
+const VGG = 'vgg16-imagenet.safetensors';
+const MODELS = [U2NETP, VGG];
 // Bump when the way models are stored changes; a new model file (its sha256
 // is in models/manifest.json) gets a new cache key by itself.
 const CACHE_NAME = 'icnet-models-v1';
@@ -70,16 +74,20 @@ function words(e) {
 }
 
 let progressStarted = 0;
+// While VGG16 downloads, U²-Netp compiles: both show in the progress line.
+let downloadNote = '';   // "loading models x/y MB" while a download runs
+let lastStage = null;    // {text, fraction}: the last stage reported by the module
 function progress(text, fraction) {
   const pct = Math.max(0, Math.min(100, Math.round((fraction ?? 0) * 100)));
   $('progress-fill').style.width = pct + '%';
   $('progress').setAttribute('aria-valuenow', String(pct));
   const secs = progressStarted ? ` · ${((performance.now() - progressStarted) / 1000).toFixed(0)} s` : '';
-  $('progress-text').textContent = text + secs;
+  $('progress-text').textContent = [text, downloadNote].filter(Boolean).join(' · ') + secs;
 }
 
 function stageProgress(what, k, n) {
-  progress(n > 0 ? `${what} (${k}/${n})` : what, n > 0 ? k / n : 0);
+  lastStage = { text: n > 0 ? `${what} (${k}/${n})` : what, fraction: n > 0 ? k / n : 0 };
+  progress(lastStage.text, lastStage.fraction);
 }
 
 const mb = (b) => (b / 1e6).toFixed(1);
@@ -120,10 +128,22 @@ async function manifest() {
   return {};
 }
 
-// Downloads the models (or reads them from the Cache API), reporting bytes.
-async function loadModels() {
-  const man = await manifest();
-  const keyOf = (f) => man[f]?.sha256 ? `models/${f}?sha256=${man[f].sha256}` : `models/${f}`;
+// Downloads the models one after the other (or reads them from the Cache
+// API), reporting bytes. Returns {file: Promise<Uint8Array>} at once, and
+// info.load is set when the last one has arrived.
+function loadModels() {
+  const ctx = manifest().then(openCache);
+  const u2 = ctx.then((c) => loadModel(c, U2NETP));
+  const vgg = u2.then(() => ctx).then((c) => loadModel(c, VGG));
+  const done = Promise.all([ctx, vgg]).then(([c]) => {
+    info.load = { bytes: c.got, seconds: (performance.now() - c.t0) / 1000, cached: c.fromNet === 0 };
+    downloadNote = '';
+  });
+  for (const p of [u2, vgg, done]) p.catch(() => {}); // reported where awaited
+  return { [U2NETP]: u2, [VGG]: vgg, done };
+}
+
+async function openCache(man) {
   let cache = null;
   try {
     if ('caches' in self) {
@@ -133,52 +153,52 @@ async function loadModels() {
       }
     }
   } catch (_) { cache = null; /* e.g. storage blocked: download every time */ }
-
   const total = MODELS.reduce((s, f) => s + (man[f]?.bytes ?? 0), 0);
-  let got = 0, fromCache = 0, fromNet = 0;
-  const t0 = performance.now();
-  const show = () => progress(`loading models ${mb(got)}/${total ? mb(total) : '?'} MB`
-    + (fromCache && !fromNet ? ' (from cache)' : ''), total ? got / total : 0);
+  return { man, cache, total, got: 0, fromCache: 0, fromNet: 0, t0: performance.now() };
+}
 
-  const out = {};
-  for (const f of MODELS) {
-    const key = keyOf(f);
-    let resp = cache ? await cache.match(key) : undefined;
-    const cached = !!resp;
-    if (!resp) {
-      resp = await fetch(`models/${f}`, { cache: 'no-store' });
-      if (!resp.ok) {
-        throw new Error(`The model file models/${f} could not be downloaded (HTTP ${resp.status}). `
-          + 'The site must be built with web/build.sh, which copies the models next to the page.');
-      }
+async function loadModel(ctx, f) {
+  const { man, cache, total } = ctx;
+  const key = man[f]?.sha256 ? `models/${f}?sha256=${man[f].sha256}` : `models/${f}`;
+  const show = () => {
+    downloadNote = `loading models ${mb(ctx.got)}/${total ? mb(total) : '?'} MB`
+      + (ctx.fromCache && !ctx.fromNet ? ' (from cache)' : '');
+    if (lastStage) progress(lastStage.text, lastStage.fraction);
+    else progress('', total ? ctx.got / total : 0);
+  };
+  let resp = cache ? await cache.match(key) : undefined;
+  const cached = !!resp;
+  if (!resp) {
+    resp = await fetch(`models/${f}`, { cache: 'no-store' });
+    if (!resp.ok) {
+      throw new Error(`The model file models/${f} could not be downloaded (HTTP ${resp.status}). `
+        + 'The site must be built with web/build.sh, which copies the models next to the page.');
     }
-    const size = Number(resp.headers.get('Content-Length')) || man[f]?.bytes || 0;
-    const reader = resp.body.getReader();
-    let buf = new Uint8Array(size || 1 << 20), len = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      if (len + value.length > buf.length) {
-        const bigger = new Uint8Array(Math.max(buf.length * 2, len + value.length));
-        bigger.set(buf.subarray(0, len));
-        buf = bigger;
-      }
-      buf.set(value, len);
-      len += value.length;
-      got += value.length;
-      if (cached) fromCache += value.length; else fromNet += value.length;
-      show();
-    }
-    const bytes = len === buf.length ? buf : buf.slice(0, len);
-    if (!cached && cache) {
-      try {
-        await cache.put(key, new Response(bytes, { headers: { 'Content-Type': 'application/octet-stream' } }));
-      } catch (_) { /* quota: fine, next visit downloads again */ }
-    }
-    out[f] = bytes;
   }
-  info.load = { bytes: got, seconds: (performance.now() - t0) / 1000, cached: fromNet === 0 };
-  return out;
+  const size = Number(resp.headers.get('Content-Length')) || man[f]?.bytes || 0;
+  const reader = resp.body.getReader();
+  let buf = new Uint8Array(size || 1 << 20), len = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (len + value.length > buf.length) {
+      const bigger = new Uint8Array(Math.max(buf.length * 2, len + value.length));
+      bigger.set(buf.subarray(0, len));
+      buf = bigger;
+    }
+    buf.set(value, len);
+    len += value.length;
+    ctx.got += value.length;
+    if (cached) ctx.fromCache += value.length; else ctx.fromNet += value.length;
+    show();
+  }
+  const bytes = len === buf.length ? buf : buf.slice(0, len);
+  if (!cached && cache) {
+    try {
+      await cache.put(key, new Response(bytes, { headers: { 'Content-Type': 'application/octet-stream' } }));
+    } catch (_) { /* quota: fine, next visit downloads again */ }
+  }
+  return bytes;
 }
 
 // ---------------------------------------------------------------- start-up
@@ -222,7 +242,6 @@ async function start() {
   // Open the GPU and download the models at the same time.
   const opened = Session.create(params.get('variant') ?? remembered);
   const models = loadModels();
-  models.catch(() => {}); // reported below, unless opening the GPU failed first
   try {
     session = await opened;
   } catch (e) {
@@ -234,18 +253,30 @@ async function start() {
   info.adapter = adapter.words || session.adapter();
   $('adapter').textContent = info.adapter;
   $('adapter').title = `wgpu: ${session.adapter()}`;
-  const m = await models;
-  progress('reading the weights', 1);
-  await exclusive(async () => {
-    session.load_models(m[MODELS[0]], m[MODELS[1]]);
-  });
-  delete m[MODELS[0]];
-  delete m[MODELS[1]];
+  // U²-Netp first: the convolution variants are timed and U²-Netp compiles
+  // while VGG16 is still downloading.
+  const t0 = performance.now();
+  const u2 = await models[U2NETP];
+  await exclusive(async () => session.load_u2netp(u2));
+  delete models[U2NETP];
+  const early = await exclusive(() => session.prepare_saliency(stageProgress));
+  lastStage = null;
+  const vgg = await models[VGG];
+  await models.done;
+  progress('reading the VGG16 weights', 1);
+  await exclusive(async () => session.load_vgg(vgg));
+  delete models[VGG];
   await prepare();
+  // The whole start-up's compilation, with what prepare_saliency did.
+  Object.assign(info.prepare, {
+    tune_s: early.tune_s, u2netp_s: early.u2netp_s, tuning: early.tuning,
+    seconds: (performance.now() - t0) / 1000, overlapped: !info.load.cached,
+  });
   if (remembered) info.prepare.remembered = true;
   if (adapter.key && info.prepare.tuning.length) {
     try { localStorage.setItem(adapter.key, info.prepare.variant); } catch (_) { /* storage off */ }
   }
+  info.startup_s = (performance.now() - progressStarted) / 1000;
   progressStarted = 0;
   progress(info.load.cached ? 'ready (models from cache)' : 'ready', 1);
   ready = true;
@@ -466,9 +497,13 @@ function renderTimings() {
   }
   if (info.prepare) {
     const p = info.prepare;
-    rows.push(['compiling', `${secs(p.seconds)} (` + (p.tune_s ? `convolution timing ${secs(p.tune_s)}, ` : '')
-      + `U²-Netp ${secs(p.u2netp_s)})`]);
-    const tuning = Array.from(p.tuning || []).map((t) => `${t.variant} ${t.ms.toFixed(0)} ms`).join(', ');
+    const compile = (p.tune_s || 0) + (p.u2netp_s || 0) + (p.cosal_s || 0);
+    rows.push(['compiling', `${secs(compile)} (` + (p.tune_s ? `convolution timing ${secs(p.tune_s)}, ` : '')
+      + `U²-Netp ${secs(p.u2netp_s)}, co-saliency model ${secs(p.cosal_s)})`
+      + (p.overlapped ? '; U²-Netp while VGG16 downloaded' : '')]);
+    if (info.startup_s) rows.push(['page ready after', secs(info.startup_s)]);
+    const tuning = Array.from(p.tuning || [])
+      .map((t) => `${t.variant} ${t.ms.toFixed(0)} ms, compiled in ${t.compile_ms.toFixed(0)} ms`).join('; ');
     rows.push(['convolution kernel', p.variant + (tuning ? ` (measured: ${tuning})`
       : p.remembered ? ' (measured at an earlier visit; open the page with ?retune to measure again)' : '')]);
   }

@@ -1,6 +1,7 @@
 //! The WGSL kernels, one module per op. Each module owns the op's step
 //! builder (shapes -> params, bindings, dispatch size, FLOPs) and a plain CPU
-//! reference that the tests compare against.
+//! reference that [`selftest`] compares it against (natively under `cargo test`,
+//! and in a browser on its WebGPU adapter).
 //!
 //! Shaders live in `shaders/*.wgsl` and are embedded at compile time. A few
 //! values are template parameters (`{{NAME}}`), substituted before the module
@@ -14,6 +15,7 @@ pub mod gemm;
 pub mod mul;
 pub mod pool;
 pub mod resize;
+pub mod selftest;
 
 /// Every shader, by name. Tests validate each instantiation with naga.
 pub const SHADERS: &[(&str, &str)] = &[

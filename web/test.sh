@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The browser tests, as CI runs them (after `cargo test`; needs the models of
+# `icnet fetch-models` and the tools listed in web/README.md):
+#
+#   1. builds web/dist (web/build.sh);
+#   2. runs the engine's kernel conformance cases inside headless Chromium
+#      (web/tests/selftest.mjs, on the browser's WebGPU adapter);
+#   3. computes reference maps with `icnet run` for two photos of
+#      examples/windmills, then drops the same photos (plus a file that is not
+#      an image) on the page and compares its maps with them, and checks the
+#      error cases, the model cache on a second visit, saliency maps given back
+#      and ICNet weights uploaded (web/tests/smoke.mjs with every option).
+#
+# Screenshots: web/test-results/selftest.png and web/test-results/smoke.png.
+# Honours CARGO_TARGET_DIR. Options are passed on to smoke.mjs (e.g. --variant V).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(dirname "$here")"
+cd "$root"
+
+"$here/build.sh"
+
+echo "== kernel conformance in the browser"
+node "$here/tests/selftest.mjs"
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/photos/windmills"
+cp examples/windmills/windmill1.webp examples/windmills/windmill2.webp "$work/photos/windmills/"
+
+echo "== reference maps from icnet run"
+icnet=(cargo run --release -q -p icnet-cli --)
+"${icnet[@]}" run "$work/photos" --out "$work/native"
+"${icnet[@]}" make-test-weights "$work/icnet-test.safetensors"
+
+echo "== the page in the browser"
+node "$here/tests/smoke.mjs" --expect "$work/native/windmills" --revisit --twice \
+  --weights "$work/icnet-test.safetensors" "$@"
+echo "browser tests passed"
