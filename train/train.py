@@ -1,0 +1,390 @@
+#!/usr/bin/env python3
+"""Train ICNet's head (everything but the frozen VGG16) on cached backbone features, on CPU.
+
+    python3 train/features.py DATA CACHE                 # once: VGG16 features of every image
+    python3 train/train.py CACHE CKPT_DIR [--epochs 20 --lr 1e-4 ...]
+    python3 train/train.py CACHE CKPT_DIR --resume       # continue exactly where it stopped
+
+Recipe (SPEC §7, official train.py/solver.py/loss.py, with the departures marked *):
+* Model: tests/reference/icnet_ref.ICNet with the official parameter names. VGG16 weights come
+  from models/vgg16-imagenet.safetensors (caffe-bgr input) and are *frozen*, so their features
+  are read from the cache (train/features.py) and only the head runs.
+* Init: every non-VGG conv W ~ N(0, 0.01), b = 0; BN gamma = 1, beta = 0 (official weights_init).
+* Batches: up to --batch-size (10) images of ONE group; indices shuffled within the group, the
+  group cut into consecutive chunks, the list of chunks shuffled; chunks of 1 image are skipped
+  (train-mode BatchNorm, batch statistics, momentum 0.1, as in the official code).
+* Flip: each training image is flipped with p = 0.5 (photo, SISM and mask together) by reading
+  the cached features of the flipped photo (CACHE/<g>/<name>.flip.safetensors).
+* Loss: IoU loss over the 4 side outputs at 224 (cosal_map_4/3/2 upsampled with
+  align_corners=True, and cosal_map_1): L = 1 - mean_{n,side} sum(min(p,g)) / sum(max(p,g)).
+* Optimiser: Adam (default betas), weight_decay 1e-4 (as official). *lr: default 1e-4 (official
+  1e-5) with a linear warm-up over --warmup-steps and a cosine decay to --lr-final-ratio * lr:
+  the official run makes ~70k Adam steps (9213 images, 60 epochs); a small data set on 2 cores
+  gets a few thousand, so the step size is raised 10x and warmed up to keep the randomly
+  initialised BN/IoU start stable. All of it is set by flags.
+* Validation after every epoch on the held-out groups: eval mode (running BN statistics), each
+  group as ONE batch (as at inference), cosal_map_1 against the 224x224 mask: mean MAE, mean
+  binary IoU (pred > 0.5 vs mask > 0.5) and mean soft IoU. best.pt keeps the best IoU epoch.
+
+Checkpoints (CKPT_DIR): last.pt (model + optimizer + epoch + batch position + RNG states + step),
+written every --ckpt-minutes, at the end of every epoch and on Ctrl-C / SIGTERM (the running step
+is finished first; a second Ctrl-C aborts without saving); epoch_NNN.pt (trained weights, BN
+statistics and validation numbers of that epoch) and best.pt. The batch plan of an epoch is a
+pure function of (--seed, epoch), so --resume continues with the same batches, flips and
+optimiser state: the losses are bit-identical to an uninterrupted run (same thread count).
+Log: stdout and CKPT_DIR/train.log.
+"""
+
+import argparse
+import json
+import math
+import os
+import signal
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import features  # noqa: E402  (also puts tests/reference on sys.path)
+import icnet_ref  # noqa: E402
+from icnet_ref import resize  # noqa: E402
+
+SIDES = ("cosal_map_4", "cosal_map_3", "cosal_map_2", "cosal_map_1")
+
+
+# ---------------------------------------------------------------------------------------------
+# Model
+# ---------------------------------------------------------------------------------------------
+
+class TrainICNet(icnet_ref.ICNet):
+    """icnet_ref.ICNet plus a differentiable head that starts from cached VGG features and
+    returns the 4 side outputs of the official training path (is_training=True). The reference's
+    `forward` is inference-only (no_grad, no side outputs); the modules themselves are used
+    unchanged, so BatchNorm follows train()/eval() like in the official code."""
+
+    def head(self, f, sism):
+        """f: dict conv1_2..conv5_3 ([N,C,H,W] float32), sism [N,1,224,224].
+        Returns [cosal_map_4, cosal_map_3, cosal_map_2 (all upsampled to 224), cosal_map_1]."""
+        conv6_cmprs = self.conv6_cmprs(f["conv5_3"])
+        conv5_cmprs = self.conv5_cmprs(f["conv5_3"])
+        conv4_cmprs = self.conv4_cmprs(f["conv4_3"])
+        cosal_feat_6 = self.Co6(conv6_cmprs, sism)
+        cosal_feat_5 = self.Co5(conv5_cmprs, sism)
+        cosal_feat_4 = self.Co4(conv4_cmprs, sism)
+        feat_56 = self.merge_co_56(cosal_feat_5 + resize(cosal_feat_6, [14, 14]))
+        feat_45 = self.merge_co_45(cosal_feat_4 + resize(feat_56, [28, 28]))
+        cosal_map_4 = self.get_pred_4(feat_45)
+        feat_34, cosal_map_3 = self.refine_3(f["conv3_3"], cosal_map_4, sism, feat_45)
+        feat_23, cosal_map_2 = self.refine_2(f["conv2_2"], cosal_map_4, sism, feat_34)
+        _, cosal_map_1 = self.refine_1(f["conv1_2"], cosal_map_4, sism, feat_23)
+        s = [features.SIZE, features.SIZE]
+        return [resize(cosal_map_4, s), resize(cosal_map_3, s), resize(cosal_map_2, s), cosal_map_1]
+
+    def trained_state_dict(self):
+        """Every parameter and BN buffer except vgg.* (official names)."""
+        return {k: v for k, v in self.state_dict().items() if not k.startswith("vgg.")}
+
+
+def init_weights(model):
+    """Official weights_init on everything but the VGG: conv N(0,0.01), b=0; BN gamma=1, beta=0."""
+    for name, m in model.named_modules():
+        if name == "vgg" or name.startswith("vgg."):
+            continue
+        if isinstance(m, nn.Conv2d):
+            nn.init.normal_(m.weight, 0.0, 0.01)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
+def build_model(vgg_path):
+    model = TrainICNet()
+    init_weights(model)
+    tensors, _ = features.load_vgg_tensors(vgg_path)
+    missing = model.load_state_dict(tensors, strict=False)
+    vgg_missing = [k for k in missing.missing_keys if k.startswith("vgg.")]
+    if vgg_missing or missing.unexpected_keys:
+        raise SystemExit(f"{vgg_path}: VGG keys do not match ({vgg_missing[:3]}, {missing.unexpected_keys[:3]})")
+    for p in model.vgg.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def trainable_parameters(model):
+    return [p for n, p in model.named_parameters() if not n.startswith("vgg.")]
+
+
+def iou_loss(preds, gt):
+    """Official IoU loss: preds = list of [N,1,224,224], gt [N,1,224,224].
+    Returns (loss, per-side losses [4])."""
+    p = torch.cat(preds, dim=1)                                          # [N,4,H,W]
+    n, c = p.shape[:2]
+    g = gt.expand_as(p)
+    mn = torch.where(p < g, p, g).reshape(n, c, -1).sum(dim=2)
+    mx = torch.where(p > g, p, g).reshape(n, c, -1).sum(dim=2)
+    ratio = mn / mx                                                      # [N,4]
+    return 1.0 - ratio.mean(), (1.0 - ratio.mean(dim=0)).detach()
+
+
+# ---------------------------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------------------------
+
+def load_manifest(cache):
+    path = os.path.join(cache, "manifest.json")
+    if not os.path.exists(path):
+        raise SystemExit(f"{path} not found: run train/features.py DATA {cache} first")
+    with open(path) as f:
+        return json.load(f)
+
+
+def epoch_plan(train_groups, epoch, seed, batch_size, flip):
+    """The batches of one epoch: list of (group, [stems], [flip flags]). A pure function of
+    (seed, epoch) so that a resumed run sees the same plan."""
+    rng = np.random.default_rng([seed, epoch])
+    batches = []
+    for g in sorted(train_groups):
+        stems = list(train_groups[g])
+        order = rng.permutation(len(stems))
+        for k in range(0, len(order), batch_size):
+            chunk = [stems[i] for i in order[k:k + batch_size]]
+            if len(chunk) < 2:                   # BN needs > 1 sample (official: skipped)
+                continue
+            flips = (rng.random(len(chunk)) < 0.5).tolist() if flip else [False] * len(chunk)
+            batches.append((g, chunk, flips))
+    order = rng.permutation(len(batches))
+    return [batches[i] for i in order]
+
+
+def load_batch(cache, group, stems, flips):
+    fs, ss, ms = [], [], []
+    for stem, fl in zip(stems, flips):
+        f, s, m = features.load_entry(features.cache_path(cache, group, stem, fl))
+        fs.append(f), ss.append(s), ms.append(m)
+    feats = {k: torch.stack([f[k] for f in fs]) for k in features.STAGES}
+    return feats, torch.stack(ss), torch.stack(ms)
+
+
+# ---------------------------------------------------------------------------------------------
+# Schedule, validation, checkpoints
+# ---------------------------------------------------------------------------------------------
+
+def lr_at(step, total, args):
+    """Linear warm-up to args.lr over warmup_steps, then constant or cosine to lr*lr_final_ratio."""
+    if args.warmup_steps > 0 and step < args.warmup_steps:
+        return args.lr * (step + 1) / args.warmup_steps
+    if args.schedule == "constant":
+        return args.lr
+    t = (step - args.warmup_steps) / max(1, total - args.warmup_steps)
+    t = min(max(t, 0.0), 1.0)
+    lo = args.lr * args.lr_final_ratio
+    return lo + (args.lr - lo) * 0.5 * (1.0 + math.cos(math.pi * t))
+
+
+@torch.no_grad()
+def validate(model, cache, heldout, max_group=None):
+    """Eval mode, each held-out group as one batch; metrics on cosal_map_1 at 224."""
+    was_training = model.training
+    model.eval()
+    maes, ious, sious = [], [], []
+    per_group = {}
+    for g in sorted(heldout):
+        stems = list(heldout[g])
+        if max_group:
+            stems = stems[:max_group]
+        if not stems:
+            continue
+        feats, sism, mask = load_batch(cache, g, stems, [False] * len(stems))
+        pred = model.head(feats, sism)[-1]
+        mae = (pred - mask).abs().mean(dim=(1, 2, 3))
+        pb, gb = pred > 0.5, mask > 0.5
+        inter = (pb & gb).sum(dim=(1, 2, 3)).float()
+        union = (pb | gb).sum(dim=(1, 2, 3)).float()
+        iou = torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(union))
+        siou = torch.minimum(pred, mask).sum(dim=(1, 2, 3)) / torch.maximum(pred, mask).sum(dim=(1, 2, 3)).clamp(min=1e-12)
+        maes += mae.tolist()
+        ious += iou.tolist()
+        sious += siou.tolist()
+        per_group[g] = {"mae": float(mae.mean()), "iou": float(iou.mean())}
+    model.train(was_training)
+    if not maes:
+        return None
+    return {"mae": float(np.mean(maes)), "iou": float(np.mean(ious)), "soft_iou": float(np.mean(sious)),
+            "images": len(maes), "groups": per_group}
+
+
+def atomic_save(obj, path):
+    tmp = path + ".tmp"
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def recipe(args):
+    return {k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "schedule", "warmup_steps",
+                                          "lr_final_ratio", "weight_decay", "seed", "flip")}
+
+
+class Logger:
+    def __init__(self, path):
+        self.f = open(path, "a", buffering=1)
+
+    def __call__(self, msg):
+        line = time.strftime("%Y-%m-%d %H:%M:%S ") + msg
+        print(line, flush=True)
+        self.f.write(line + "\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# Main loop
+# ---------------------------------------------------------------------------------------------
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("cache", help="feature cache made by train/features.py")
+    ap.add_argument("ckpt_dir", help="checkpoint and log folder")
+    ap.add_argument("--resume", action="store_true", help="continue from CKPT_DIR/last.pt")
+    ap.add_argument("--vgg", default=features.DEFAULT_VGG, help="VGG16 weights (default: %(default)s)")
+    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--batch-size", type=int, default=10, help="max images per batch, one group (official 10)")
+    ap.add_argument("--lr", type=float, default=1e-4, help="peak Adam lr (official 1e-5)")
+    ap.add_argument("--schedule", choices=("cosine", "constant"), default="cosine")
+    ap.add_argument("--warmup-steps", type=int, default=100)
+    ap.add_argument("--lr-final-ratio", type=float, default=0.1, help="cosine end lr / lr")
+    ap.add_argument("--weight-decay", type=float, default=1e-4)
+    ap.add_argument("--no-flip", dest="flip", action="store_false", help="no random horizontal flip")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--ckpt-minutes", type=float, default=10.0, help="checkpoint period (default: %(default)s)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--val-max-group", type=int, default=0, help="use at most K images per held-out group (0: all)")
+    ap.add_argument("--stop-after-steps", type=int, default=0,
+                    help="save and stop after this many optimiser steps in total (testing resume)")
+    args = ap.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    os.makedirs(args.ckpt_dir, exist_ok=True)
+    log = Logger(os.path.join(args.ckpt_dir, "train.log"))
+    manifest = load_manifest(args.cache)
+    if args.flip and not manifest.get("flip"):
+        raise SystemExit("the cache has no flipped copies (made with --no-flip): pass --no-flip")
+    train_groups, heldout = manifest["train"], manifest["heldout"]
+    last = os.path.join(args.ckpt_dir, "last.pt")
+
+    torch.manual_seed(args.seed)
+    model = build_model(args.vgg)
+    model.train()
+    params = trainable_parameters(model)
+    n_params = sum(p.numel() for p in params)
+    opt = torch.optim.Adam(params, lr=args.lr, weight_decay=args.weight_decay)
+    epoch, pos, step, best = 1, 0, 0, None
+    history = []
+    if args.resume:
+        if not os.path.exists(last):
+            raise SystemExit(f"--resume: {last} not found")
+        ck = torch.load(last, map_location="cpu", weights_only=False)
+        model.load_state_dict(ck["model"], strict=False)
+        opt.load_state_dict(ck["optimizer"])
+        epoch, pos, step, best, history = ck["epoch"], ck["pos"], ck["step"], ck["best"], ck["history"]
+        torch.set_rng_state(ck["torch_rng"])
+        np.random.set_state(ck["numpy_rng"])
+        if ck["recipe"] != recipe(args):
+            log(f"warning: recipe differs from the checkpoint's: {ck['recipe']} -> {recipe(args)}")
+        log(f"resumed from {last}: epoch {epoch}, batch {pos}, step {step}")
+    elif os.path.exists(last):
+        raise SystemExit(f"{last} exists: pass --resume to continue, or use an empty CKPT_DIR")
+
+    plan_len = len(epoch_plan(train_groups, 1, args.seed, args.batch_size, args.flip))
+    total_steps = plan_len * args.epochs
+    log(f"train: {sum(len(v) for v in train_groups.values())} images in {len(train_groups)} groups, "
+        f"{plan_len} batches/epoch, {args.epochs} epochs = {total_steps} steps; "
+        f"held-out: {sum(len(v) for v in heldout.values())} images in {len(heldout)} groups; "
+        f"{n_params} trained parameters; recipe {json.dumps(recipe(args))}")
+
+    stop = {"flag": False}
+
+    def on_signal(signum, _frame):
+        if stop["flag"]:
+            raise KeyboardInterrupt
+        stop["flag"] = True
+        print(f"\nsignal {signum}: finishing the current step, then saving (again to abort)", flush=True)
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+    def checkpoint(why):
+        atomic_save({"model": model.trained_state_dict(), "optimizer": opt.state_dict(),
+                     "epoch": epoch, "pos": pos, "step": step, "best": best, "history": history,
+                     "torch_rng": torch.get_rng_state(), "numpy_rng": np.random.get_state(),
+                     "recipe": recipe(args), "n_params": n_params}, last)
+        log(f"checkpoint ({why}): epoch {epoch}, batch {pos}, step {step} -> {last}")
+
+    last_ckpt = time.time()
+    while epoch <= args.epochs:
+        plan = epoch_plan(train_groups, epoch, args.seed, args.batch_size, args.flip)
+        t_epoch, imgs, loss_sum = time.time(), 0, 0.0
+        while pos < len(plan):
+            g, stems, flips = plan[pos]
+            t0 = time.time()
+            feats, sism, mask = load_batch(args.cache, g, stems, flips)
+            t_load = time.time() - t0
+            lr = lr_at(step, total_steps, args)
+            for pg in opt.param_groups:
+                pg["lr"] = lr
+            preds = model.head(feats, sism)
+            loss, sides = iou_loss(preds, mask)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            pos += 1
+            step += 1
+            imgs += len(stems)
+            loss_sum += loss.item() * len(stems)
+            dt = time.time() - t0
+            log(f"epoch {epoch} batch {pos}/{len(plan)} step {step} group {g} n={len(stems)} "
+                f"loss {loss.item():.6f} sides {' '.join(f'{v:.4f}' for v in sides.tolist())} "
+                f"lr {lr:.3g} {dt:.2f}s ({dt / len(stems):.2f} s/img, load {t_load:.2f}s)")
+            if stop["flag"] or (args.stop_after_steps and step >= args.stop_after_steps):
+                checkpoint("stop")
+                return 0
+            if time.time() - last_ckpt > args.ckpt_minutes * 60:
+                checkpoint("timer")
+                last_ckpt = time.time()
+        # end of epoch
+        t_train = time.time() - t_epoch
+        t0 = time.time()
+        val = validate(model, args.cache, heldout, args.val_max_group or None)
+        t_val = time.time() - t0
+        rec = {"epoch": epoch, "train_loss": loss_sum / max(imgs, 1), "images": imgs,
+               "train_s": t_train, "val_s": t_val, "val": val}
+        history.append(rec)
+        vtxt = (f"val MAE {val['mae']:.4f} IoU {val['iou']:.4f} soft IoU {val['soft_iou']:.4f} "
+                f"({val['images']} images)" if val else "no held-out images")
+        log(f"epoch {epoch} done: train loss {rec['train_loss']:.5f}, {t_train:.0f} s "
+            f"({t_train / max(imgs, 1):.2f} s/img), validation {t_val:.0f} s: {vtxt}")
+        snap = {"model": model.trained_state_dict(), "epoch": epoch, "step": step, "val": val,
+                "recipe": recipe(args), "n_params": n_params}
+        atomic_save(snap, os.path.join(args.ckpt_dir, f"epoch_{epoch:03d}.pt"))
+        if val and (best is None or val["iou"] > best["iou"]):
+            best = {"epoch": epoch, "iou": val["iou"], "mae": val["mae"]}
+            atomic_save(snap, os.path.join(args.ckpt_dir, "best.pt"))
+            log(f"epoch {epoch}: new best (IoU {val['iou']:.4f}) -> best.pt")
+        epoch += 1
+        pos = 0
+        checkpoint("epoch end")
+        last_ckpt = time.time()
+        with open(os.path.join(args.ckpt_dir, "history.json"), "w") as f:
+            json.dump(history, f, indent=1)
+        if stop["flag"]:
+            return 0
+    log(f"finished: {args.epochs} epochs, {step} steps; best {best}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
