@@ -7,12 +7,18 @@ then pasted onto unrelated backgrounds (scene photos of the shared set and
 public-domain/CC0 images bundled with scikit-image).  Every composite holds
 ONE target of its group's category and one or two distractors of other
 categories, so only the target category is shared by all images of a group.
-The ground truth is the visible part of the target.
+Same-instance training groups (inst_<object>_NN) show one single-object cut-out
+in every image (stronger flip/scale/rotation/colour augmentation, different
+backgrounds, distractors of other categories).  The ground truth is the
+visible part of the target.
 
 Usage (from the repository root):
     python train/make_dataset.py --photos <shared photos dir, with MANIFEST.tsv> --out <dir>
-        [--seed 0] [--groups-per-category 8] [--sheet contact.png] [--cutouts cutouts.png]
+        [--seed 0] [--groups-per-category 8] [--instance-groups 2]
+        [--sheet contact.png] [--cutouts cutouts.png]
         [--photo-sisms DIR]   # SISMs of the photos from `icnet run ... --save-sisms DIR`
+    python train/make_dataset.py --composite-sisms DATA [GROUP ...]
+        # SISMs of the composites with the built-in U²-Netp (= train/make_sisms.sh --torch)
 
 Output (the contract with train/train.py):
     OUT/images/<group>/<group>_NN.png   320x240 or 240x320 RGB
@@ -22,7 +28,8 @@ Output (the contract with train/train.py):
     OUT/records.json per-image provenance (background, target, distractors, areas)
     OUT/cutouts.tsv  every candidate photo: accepted as cut-out or why it was rejected
     OUT/photo_sisms/ cache of the photos' U²-Netp maps (computed once, reused on re-runs)
-The SISMs of the composites are computed afterwards with train/make_sisms.sh.
+The SISMs of the composites are computed afterwards with train/make_sisms.sh
+(`icnet run`) or --composite-sisms (same network in PyTorch, about 45x faster).
 
 Deterministic: fixed seed; re-running with the same arguments (and the same
 photo SISMs) rewrites every file byte for byte.
@@ -97,6 +104,8 @@ TARGET_FRAC = (0.06, 0.22)       # drawn area of the (unoccluded) target
 ACCEPT_FRAC = (0.04, 0.26)       # accepted visible-target area
 MAX_OCCLUDED = 0.10              # at most this much of the target hidden
 MIN_TARGET_PHOTOS = 2            # a category needs this many good cut-outs
+INSTANCE_ANGLE = 45.0            # same-instance groups: rotation range (deg)
+INSTANCE_JITTER = 0.3            # same-instance groups: colour jitter
 
 
 def category_of(key):
@@ -195,9 +204,7 @@ def photo_sism(key, photos, cache, given, net_holder):
     path = os.path.join(cache, folder, stem + ".png")
     if not os.path.exists(path):
         if not net_holder:
-            import torch
-            torch.set_num_threads(max(1, os.cpu_count() or 1))
-            net_holder.append(U2Netp(os.path.join(ROOT, "models", "u2netp.safetensors")))
+            net_holder.append(load_u2netp())
         os.makedirs(os.path.dirname(path), exist_ok=True)
         s = net_holder[0].sism(Image.open(os.path.join(photos, key + ".webp")).convert("RGB"))
         Image.fromarray(s).save(path)
@@ -270,16 +277,17 @@ def jitter(rgb, rng, strength=0.2):
     return np.asarray(im)
 
 
-def sized_object(rgb, mask, rng, W, H, frac):
-    """Random flip, rotation (-25..25 deg), colour jitter; scaled so that the
-    mask covers about `frac` of W*H and fits into 90% of the canvas."""
+def sized_object(rgb, mask, rng, W, H, frac, max_angle=25.0, strength=0.2):
+    """Random flip, rotation (-max_angle..max_angle deg, p = 0.7), colour
+    jitter; scaled so that the mask covers about `frac` of W*H and fits into
+    90% of the canvas."""
     flip = bool(rng.integers(0, 2))
-    angle = float(np.round(rng.uniform(-25, 25), 1)) if rng.random() < 0.7 else 0.0
+    angle = float(np.round(rng.uniform(-max_angle, max_angle), 1)) if rng.random() < 0.7 else 0.0
     r1, m1 = ev.transform(rgb, mask, flip, angle, 1.0)
     s = np.sqrt(frac * W * H / m1.sum())
     s = min(s, 0.9 * W / m1.shape[1], 0.9 * H / m1.shape[0])
     r, m = ev.transform(rgb, mask, flip, angle, s)
-    return (jitter(r, rng), m), dict(flip=flip, angle=angle, scale=round(float(s), 3))
+    return (jitter(r, rng, strength), m), dict(flip=flip, angle=angle, scale=round(float(s), 3))
 
 
 def load_bg(src, rng, portrait_ok):
@@ -417,12 +425,29 @@ def build(a):
         tperm = list(np.random.default_rng([a.seed, ci, 999]).permutation(sorted(by_cat[c])))
         for gi in range(n_groups):
             plan.append((c, gi, tperm))
+    # Same-instance groups: every image of the group shows the same single
+    # object (an accepted 'other:' cut-out), with stronger augmentation
+    # (rotation up to INSTANCE_ANGLE, colour jitter INSTANCE_JITTER), on
+    # different backgrounds and with distractors of other categories.
+    instance = sorted(c for c in by_cat if c.startswith("other:"))
+    assert not set(instance) & (set(HELDOUT) | EVALSET_CATEGORIES), instance
+    for c in instance:
+        for gi in range(a.instance_groups):
+            plan.append((c, gi, sorted(by_cat[c])))
     split = {"train": [], "heldout": [], "categories": {}}
     records, used = [], set()
     tcursor = {}
     for c, gi, tperm in plan:
-        group = "%s_%02d" % (c, gi + 1)
-        rng = np.random.default_rng([a.seed, sorted(by_cat).index(c), gi])
+        inst = c.startswith("other:")
+        if inst:
+            # own RNG stream (1000 + gi), so the category groups are unchanged
+            group = "inst_%s_%02d" % (c.split(":", 1)[1], gi + 1)
+            rng = np.random.default_rng([a.seed, sorted(by_cat).index(c), 1000 + gi])
+            aug = dict(max_angle=INSTANCE_ANGLE, strength=INSTANCE_JITTER)
+        else:
+            group = "%s_%02d" % (c, gi + 1)
+            rng = np.random.default_rng([a.seed, sorted(by_cat).index(c), gi])
+            aug = {}
         n_img = int(rng.integers(IMAGES_PER_GROUP[0], IMAGES_PER_GROUP[1] + 1))
         # Targets: walk through the category's photos, so groups differ.
         start = tcursor.get(c, 0)
@@ -456,7 +481,7 @@ def build(a):
                 bg = load_bg(src, rng, portrait_ok=True)
                 H, W = bg.shape[:2]
                 frac = float(rng.uniform(*TARGET_FRAC))
-                tgt, tinfo = sized_object(*cutouts[tsrc[i]], rng, W, H, frac)
+                tgt, tinfo = sized_object(*cutouts[tsrc[i]], rng, W, H, frac, **aug)
                 dis, dinfo = [], []
                 for dk in dks:
                     o, inf = sized_object(*cutouts[dk], rng, W, H, frac * float(rng.uniform(0.5, 1.3)))
@@ -482,6 +507,7 @@ def build(a):
             t.split("/")[-1] for t in tsrc)))), flush=True)
 
     check_split(split, records, cat, heldout)
+    n_inst = sum(1 for g in split["train"] if g.startswith("inst_"))
     with open(os.path.join(out, "split.json"), "w") as f:
         json.dump(split, f, indent=1, sort_keys=True)
         f.write("\n")
@@ -498,7 +524,8 @@ def build(a):
         if use == "rejected":
             print("rejected %-28s %s" % (k, why))
     n_tr = sum(1 for r in records if r["group"] in split["train"])
-    print("train: %d groups, %d images, categories %s" % (len(split["train"]), n_tr, train))
+    print("train: %d groups (%d same-instance), %d images, categories %s + same-instance %s" % (
+        len(split["train"]), n_inst, n_tr, train, [c.split(":", 1)[1] for c in instance]))
     print("held-out: %d groups, %d images, categories %s" % (
         len(split["heldout"]), len(records) - n_tr, heldout))
     print("cut-outs per category: %s" % {c: len(v) for c, v in sorted(by_cat.items())})
@@ -524,6 +551,11 @@ def check_split(split, records, cat, heldout):
             assert k not in EVALSET_PHOTOS and cat[k] not in EVALSET_CATEGORIES, (r["image"], k)
         # only the target category is shared: distractor categories differ from it
         assert all(cat[k] != split["categories"][r["group"]] for k in r["distractors"]), r["image"]
+    for g in train:  # same-instance groups: single objects only, one photo per group
+        if g.startswith("inst_"):
+            c = split["categories"][g]
+            assert c.startswith("other:") and c not in forbidden, g
+            assert len({r["target"] for r in records if r["group"] == g}) == 1, g
     train_cats = {split["categories"][g] for g in train}
     held_cats = {split["categories"][g] for g in split["heldout"]}
     assert not train_cats & held_cats, train_cats & held_cats
@@ -597,18 +629,64 @@ def write_cutouts(photos, log, cutouts, path):
     S.save(path)
 
 
+def load_u2netp():
+    import torch
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    return U2Netp(os.path.join(ROOT, "models", "u2netp.safetensors"))
+
+
+def composite_sisms(data, groups):
+    """SISMs of the composites with the built-in U²-Netp (same weights and
+    rembg pre/post-processing as `icnet run --save-sisms`): writes
+    DATA/sisms/<group>/<name>.png.  Resumable: each map is written atomically
+    (tmp + rename) and existing maps are skipped."""
+    import time
+    groups = groups or sorted(os.listdir(os.path.join(data, "images")))
+    net = None
+    for gi, g in enumerate(groups):
+        src = os.path.join(data, "images", g)
+        dst = os.path.join(data, "sisms", g)
+        names = sorted(f for f in os.listdir(src) if f.endswith(".png"))
+        todo = [f for f in names if not os.path.exists(os.path.join(dst, f))]
+        if not todo:
+            print("[%d/%d] %s: done already" % (gi + 1, len(groups), g), flush=True)
+            continue
+        net = net or load_u2netp()
+        os.makedirs(dst, exist_ok=True)
+        t0 = time.time()
+        for f in todo:
+            s = net.sism(Image.open(os.path.join(src, f)).convert("RGB"))
+            tmp = os.path.join(dst, ".tmp_" + f)
+            Image.fromarray(s).save(tmp, format="PNG")
+            os.replace(tmp, os.path.join(dst, f))
+        print("[%d/%d] %s: %d images in %.1f s (%.2f s/image)" % (
+            gi + 1, len(groups), g, len(todo), time.time() - t0, (time.time() - t0) / len(todo)), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--photos", required=True, help="directory of the shared photos (has MANIFEST.tsv)")
-    ap.add_argument("--out", required=True, help="output directory (outside the repository)")
+    ap.add_argument("--photos", help="directory of the shared photos (has MANIFEST.tsv)")
+    ap.add_argument("--out", help="output directory (outside the repository)")
+    ap.add_argument("--composite-sisms", metavar="DATA",
+                    help="instead of building: compute the SISMs of DATA's composites with the built-in "
+                    "U²-Netp into DATA/sisms/<group>/ (resumable; only the GROUPs named, if any)")
+    ap.add_argument("groups", nargs="*", metavar="GROUP", help="with --composite-sisms: only these groups")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--groups-per-category", type=int, default=8,
                     help="groups per training category (at most 2 per cut-out photo); held-out categories get one group per 5 cut-out photos")
+    ap.add_argument("--instance-groups", type=int, default=2,
+                    help="same-instance training groups per accepted single-object cut-out (0: none)")
     ap.add_argument("--photo-sisms", help="use these SISMs of the photos (DIR/<folder>/<stem>.png, e.g. from "
                     "`icnet run PHOTOS --out X --save-sisms DIR`) instead of the built-in U²-Netp")
     ap.add_argument("--sheet", help="optional: contact sheet of the composites with the GT outlined")
     ap.add_argument("--cutouts", help="optional: sheet of the cut-outs (magenta = removed) and rejected photos")
-    build(ap.parse_args())
+    a = ap.parse_args()
+    if a.composite_sisms:
+        composite_sisms(a.composite_sisms, a.groups)
+        return
+    if not a.photos or not a.out or a.groups:
+        ap.error("--photos and --out are required (GROUP only with --composite-sisms)")
+    build(a)
 
 
 if __name__ == "__main__":
