@@ -52,24 +52,24 @@ DEFAULT_VGG = os.path.join("models", "vgg16-imagenet.safetensors")
 # Pre-processing
 # ---------------------------------------------------------------------------------------------
 
-def load_photo_224(path):
-    """uint8 [224,224,3] RGB: Pillow convert('RGB') + resize((224,224), BILINEAR)."""
+def _load_224(path, mode):
+    """uint8 array of the image at `path`: Pillow convert(mode) + resize((224,224), BILINEAR)."""
     from PIL import Image
     with Image.open(path) as im:
-        im = im.convert("RGB")
+        im = im.convert(mode)
         if im.size != (SIZE, SIZE):
             im = im.resize((SIZE, SIZE), Image.BILINEAR)
         return np.asarray(im, dtype=np.uint8).copy()
+
+
+def load_photo_224(path):
+    """uint8 [224,224,3] RGB."""
+    return _load_224(path, "RGB")
 
 
 def load_grey_224(path):
-    """uint8 [224,224]: Pillow convert('L') + resize((224,224), BILINEAR) (SISMs and masks)."""
-    from PIL import Image
-    with Image.open(path) as im:
-        im = im.convert("L")
-        if im.size != (SIZE, SIZE):
-            im = im.resize((SIZE, SIZE), Image.BILINEAR)
-        return np.asarray(im, dtype=np.uint8).copy()
+    """uint8 [224,224] (SISMs and masks)."""
+    return _load_224(path, "L")
 
 
 def caffe_bgr(rgb_u8):

@@ -425,8 +425,10 @@ pub const TUNE_LAYERS_PER_PHOTO: f64 = 70.2e9 / TUNE_FLOPS;
 /// largest of them (3x3, 128 channels, the full register block); U²-Netp's
 /// thin and 1x1 layers get narrower blocks ([`conv::fit_to`]) that compile
 /// faster. Measured: 0.11 on lavapipe (direct-16x32: U²-Netp compiled in
-/// 6.5 s against 29 x 2.0 s), 0.28 in Chromium on SwiftShader (150-190 s
-/// against 29 x 20.7 s).
+/// 6.5 s against 29 x 2.0 s for the timed kernel), about 0.28 in Chromium on
+/// SwiftShader (U²-Netp took 150-190 s to compile with direct-16x32 before
+/// this choice existed, against 29 x 20.7 s; separate runs, other jobs
+/// sharing the CPU).
 pub const SESSION_COMPILE_SHARE: f64 = 0.25;
 
 impl VariantTiming {

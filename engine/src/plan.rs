@@ -703,6 +703,41 @@ mod tests {
     }
 
     #[test]
+    fn plans_share_the_devices_pipelines() {
+        // A device of its own: the shared test device is used by other tests
+        // at the same time, so its cache size is not ours to count.
+        let gpu = Gpu::new_blocking(&Default::default()).expect("adapter");
+        let graph = || {
+            let mut g = Graph::new();
+            let x = g.tensor("x", 4 * 8 * 8, Role::Input);
+            let y = g.tensor("y", 4 * 4 * 4, Role::Transient);
+            let z = g.tensor("z", 4 * 2 * 2, Role::Output);
+            crate::kernels::pool::push(&mut g, x, y, 4, 8, 8, false);
+            crate::kernels::pool::push(&mut g, y, z, 4, 4, 4, false);
+            g
+        };
+        let a = Plan::compile(&gpu, graph()).expect("compile");
+        assert_eq!(gpu.pipelines_compiled(), 1, "two steps, one kernel");
+        let b = Plan::compile(&gpu, graph()).expect("compile again");
+        assert_eq!(
+            gpu.pipelines_compiled(),
+            1,
+            "a second plan compiles nothing"
+        );
+        let input: Vec<f32> = (0..256).map(|i| i as f32).collect();
+        let bytes: &[u8] = bytemuck::cast_slice(&input);
+        let out = |p: &Plan| {
+            p.run(
+                &gpu,
+                &[(p.graph.find("x").unwrap(), bytes)],
+                &[p.graph.find("z").unwrap()],
+            )
+            .expect("run")
+        };
+        assert_eq!(out(&a), out(&b));
+    }
+
+    #[test]
     fn chain_reuses_memory_and_pins_io() {
         let mut g = Graph::new();
         let input = g.tensor("in", 100, Role::Input);

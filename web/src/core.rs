@@ -110,8 +110,8 @@ pub struct GroupResult {
 /// Time spent preparing the session, for the page.
 #[derive(Clone, Debug, Default)]
 pub struct PrepareReport {
-    /// Convolution variants with their measured seconds (empty when the
-    /// variant was given or already measured).
+    /// The convolution variants' timings measured on this device (empty
+    /// when the variant was given).
     pub tuning: Vec<VariantTiming>,
     pub variant: String,
     pub tune_s: f64,
