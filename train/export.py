@@ -77,7 +77,11 @@ def export(ckpt_path, out_path):
         if "epoch" in ck:
             meta["icnet.epoch"] = str(ck["epoch"])
         if ck.get("val"):
-            meta["icnet.val"] = json.dumps({k: ck["val"][k] for k in ("mae", "iou", "soft_iou", "images")})
+            meta["icnet.val"] = json.dumps({k: ck["val"][k] for k in ("max_f", "mae", "iou", "soft_iou", "images")
+                                            if k in ck["val"]})
+    meta["icnet.model"] = "icnet-head"
+    meta["icnet.license"] = ("MIT (this project's training; the data are public-domain/CC0 photos, "
+                             "train/DATA.md). Used with the VGG16 weights, CC BY 4.0 (Simonyan and Zisserman)")
     save_file(out, out_path, metadata=meta)
     print(f"wrote {out_path}: {len(out)} tensors, {n_params} trained parameters")
     return out, meta

@@ -55,6 +55,9 @@ import icnet_ref  # noqa: E402
 from icnet_ref import resize  # noqa: E402
 
 SIDES = ("cosal_map_4", "cosal_map_3", "cosal_map_2", "cosal_map_1")
+# Training groups set aside for early stopping: one whole category and two single objects, so
+# that validation, like the held-out test, asks about targets the training never showed as targets.
+VAL_GROUPS = ("screwdriver_", "inst_pan_", "inst_sideCutter_")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -136,14 +139,6 @@ def iou_loss(preds, gt):
 # Data
 # ---------------------------------------------------------------------------------------------
 
-def load_manifest(cache):
-    path = os.path.join(cache, "manifest.json")
-    if not os.path.exists(path):
-        raise SystemExit(f"{path} not found: run train/features.py DATA {cache} first")
-    with open(path) as f:
-        return json.load(f)
-
-
 def epoch_plan(train_groups, epoch, seed, batch_size, flip):
     """The batches of one epoch: list of (group, [stems], [flip flags]). A pure function of
     (seed, epoch) so that a resumed run sees the same plan."""
@@ -162,13 +157,92 @@ def epoch_plan(train_groups, epoch, seed, batch_size, flip):
     return [batches[i] for i in order]
 
 
-def load_batch(cache, group, stems, flips):
-    fs, ss, ms = [], [], []
-    for stem, fl in zip(stems, flips):
-        f, s, m = features.load_entry(features.cache_path(cache, group, stem, fl))
-        fs.append(f), ss.append(s), ms.append(m)
-    feats = {k: torch.stack([f[k] for f in fs]) for k in features.STAGES}
-    return feats, torch.stack(ss), torch.stack(ms)
+class FeatureCache:
+    """Cached VGG16 features (train/features.py): the CPU recipe, nothing but the head runs."""
+
+    def __init__(self, cache, device):
+        path = os.path.join(cache, "manifest.json")
+        with open(path) as f:
+            manifest = json.load(f)
+        self.cache, self.device = cache, device
+        self.train, self.heldout = manifest["train"], manifest["heldout"]
+        self.has_flips = bool(manifest.get("flip"))
+
+    def batch(self, group, stems, flips, aug=None):
+        if aug is not None:
+            raise SystemExit("--augment needs images, not cached features: train from a pack (train/pack.py)")
+        fs, ss, ms = [], [], []
+        for stem, fl in zip(stems, flips):
+            f, s, m = features.load_entry(features.cache_path(self.cache, group, stem, fl))
+            fs.append(f), ss.append(s), ms.append(m)
+        feats = {k: torch.stack([f[k] for f in fs]).to(self.device) for k in features.STAGES}
+        return feats, torch.stack(ss).to(self.device), torch.stack(ms).to(self.device)
+
+
+class ImagePack:
+    """224x224 inputs (train/pack.py); the frozen VGG16 runs on every batch (on --device), so the
+    images can be augmented first. Flip: the same flip of the uint8 arrays as the cache's."""
+
+    def __init__(self, pack_dir, vgg, device):
+        import pack
+        index, items = pack.load(pack_dir)
+        self.train, self.heldout = index["train"], index["heldout"]
+        self.has_flips = True
+        self.vgg, self.device = vgg, device
+        self.items = {k: tuple(torch.from_numpy(a).to(device) for a in v) for k, v in items.items()}
+        self.val_cache = {}
+        self.fixed_groups = set(self.heldout)     # groups whose un-augmented batches are cached
+
+    def batch(self, group, stems, flips, aug=None):
+        key = (group, tuple(stems), tuple(flips))
+        if aug is None and key in self.val_cache:
+            return self.val_cache[key]
+        rgb, sism, mask = (torch.stack([self.items[(group, s)][i] for s in stems]) for i in range(3))
+        rgb = rgb.permute(0, 3, 1, 2).float()                                # [N,3,H,W] RGB 0..255
+        sism, mask = sism[:, None].float() / 255.0, mask[:, None].float() / 255.0
+        flip = torch.tensor(flips, device=self.device).view(-1, 1, 1, 1)
+        rgb, sism, mask = (torch.where(flip, t.flip(3), t) for t in (rgb, sism, mask))
+        if aug is not None:
+            rgb, sism, mask = augment(rgb, sism, mask, aug)
+        bgr = rgb.flip(1) - torch.tensor(features.CAFFE_BGR_MEAN, device=self.device).view(1, 3, 1, 1)
+        with torch.no_grad():
+            feats = features.vgg_features(self.vgg, bgr)
+        if aug is None and group in self.fixed_groups:
+            self.val_cache[key] = (feats, sism, mask)                        # fixed inputs: once
+        return feats, sism, mask
+
+
+def augment(rgb, sism, mask, gen):
+    """Joint random zoom (a crop of 75-100 % of the side at a random place, resized back to 224 with
+    bilinear sampling) and colour jitter of the photo (brightness, contrast, saturation x0.8-1.25),
+    per image; `gen` is a CPU torch.Generator, so a batch's augmentation is a pure function of its
+    seed (resume stays exact). SISM and mask follow the geometry; the SISM is not recomputed."""
+    import torch.nn.functional as F
+    n, dev = rgb.shape[0], rgb.device
+    u = torch.rand(n, 6, generator=gen)
+    side = 0.75 + 0.25 * u[:, 0]
+    cx = (1 - side) * (2 * u[:, 1] - 1)                                     # crop centre in [-1,1]
+    cy = (1 - side) * (2 * u[:, 2] - 1)
+    theta = torch.zeros(n, 2, 3)
+    theta[:, 0, 0], theta[:, 1, 1], theta[:, 0, 2], theta[:, 1, 2] = side, side, cx, cy
+    grid = F.affine_grid(theta.to(dev), list(rgb.shape), align_corners=False)
+    warp = lambda t: F.grid_sample(t, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    rgb, sism, mask = warp(rgb), warp(sism), warp(mask)
+    jitter = (0.8 + 0.45 * u[:, 3:6]).to(dev)                                # brightness, contrast, saturation
+    rgb = rgb * jitter[:, 0].view(n, 1, 1, 1)
+    mean = rgb.mean(dim=(1, 2, 3), keepdim=True)
+    rgb = (rgb - mean) * jitter[:, 1].view(n, 1, 1, 1) + mean
+    grey = (rgb * torch.tensor([0.299, 0.587, 0.114], device=dev).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    rgb = (rgb - grey) * jitter[:, 2].view(n, 1, 1, 1) + grey
+    return rgb.clamp(0, 255).round(), sism, mask
+
+
+def open_source(path, model, device):
+    if os.path.exists(os.path.join(path, "index.json")):
+        return ImagePack(path, model.vgg, device)
+    if os.path.exists(os.path.join(path, "manifest.json")):
+        return FeatureCache(path, device)
+    raise SystemExit(f"{path}: neither a feature cache (train/features.py) nor a pack (train/pack.py)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -187,20 +261,38 @@ def lr_at(step, total, args):
     return lo + (args.lr - lo) * 0.5 * (1.0 + math.cos(math.pi * t))
 
 
+def max_f_curve(pred, mask, beta2=0.3):
+    """F-measure curve of one batch over 256 thresholds, as the evaluation defines it (icnet eval,
+    pysodmetrics): pred min-max normalised per image and quantised to 0..255, foreground where
+    mask > 0.5; returns [N,256] F values for thresholds 255..0."""
+    n = pred.shape[0]
+    p = pred.reshape(n, -1)
+    lo, hi = p.min(dim=1, keepdim=True)[0], p.max(dim=1, keepdim=True)[0]
+    q = torch.where(hi > lo, (p - lo) / (hi - lo).clamp(min=1e-12), p).mul(255).round().long().clamp(0, 255)
+    fg = (mask.reshape(n, -1) > 0.5).float()
+    bins = torch.zeros(n, 2, 256, device=pred.device)
+    bins[:, 0].scatter_add_(1, q, fg)
+    bins[:, 1].scatter_add_(1, q, 1.0 - fg)
+    tp, fp = bins[:, 0].flip(1).cumsum(1), bins[:, 1].flip(1).cumsum(1)
+    precision = tp / (tp + fp).clamp(min=1)
+    recall = tp / fg.sum(dim=1, keepdim=True).clamp(min=1)
+    return (1 + beta2) * precision * recall / (beta2 * precision + recall).clamp(min=1e-12)
+
+
 @torch.no_grad()
-def validate(model, cache, heldout, max_group=None):
-    """Eval mode, each held-out group as one batch; metrics on cosal_map_1 at 224."""
+def validate(model, source, groups, max_group=None):
+    """Eval mode (running BN statistics), each group as ONE batch as at inference; metrics of
+    cosal_map_1 at 224 against the mask: max F (the headline metric of the README's table),
+    MAE, binary IoU at 0.5 and soft IoU; mean over images."""
     was_training = model.training
     model.eval()
-    maes, ious, sious = [], [], []
+    maes, ious, sious, curves = [], [], [], []
     per_group = {}
-    for g in sorted(heldout):
-        stems = list(heldout[g])
-        if max_group:
-            stems = stems[:max_group]
+    for g in sorted(groups):
+        stems = list(groups[g])[:max_group] if max_group else list(groups[g])
         if not stems:
             continue
-        feats, sism, mask = load_batch(cache, g, stems, [False] * len(stems))
+        feats, sism, mask = source.batch(g, stems, [False] * len(stems))
         pred = model.head(feats, sism)[-1]
         mae = (pred - mask).abs().mean(dim=(1, 2, 3))
         pb, gb = pred > 0.5, mask > 0.5
@@ -208,15 +300,30 @@ def validate(model, cache, heldout, max_group=None):
         union = (pb | gb).sum(dim=(1, 2, 3)).float()
         iou = torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(union))
         siou = torch.minimum(pred, mask).sum(dim=(1, 2, 3)) / torch.maximum(pred, mask).sum(dim=(1, 2, 3)).clamp(min=1e-12)
+        curve = max_f_curve(pred, mask)
         maes += mae.tolist()
         ious += iou.tolist()
         sious += siou.tolist()
-        per_group[g] = {"mae": float(mae.mean()), "iou": float(iou.mean())}
+        curves.append(curve)
+        per_group[g] = {"max_f": float(curve.mean(0).max()), "mae": float(mae.mean()), "iou": float(iou.mean())}
     model.train(was_training)
     if not maes:
         return None
-    return {"mae": float(np.mean(maes)), "iou": float(np.mean(ious)), "soft_iou": float(np.mean(sious)),
-            "images": len(maes), "groups": per_group}
+    return {"max_f": float(torch.cat(curves).mean(0).max()), "mae": float(np.mean(maes)),
+            "iou": float(np.mean(ious)), "soft_iou": float(np.mean(sious)), "images": len(maes),
+            "groups": per_group}
+
+
+def split_validation(train_groups, prefixes):
+    """Move the training groups whose names start with one of `prefixes` into a validation set
+    (early stopping); the held-out groups stay untouched for the final measurement."""
+    prefixes = [p for p in prefixes if p]
+    val = {g: v for g, v in train_groups.items() if any(g.startswith(p) for p in prefixes)}
+    train = {g: v for g, v in train_groups.items() if g not in val}
+    unused = [p for p in prefixes if not any(g.startswith(p) for g in val)]
+    if unused:
+        raise SystemExit(f"--val-groups: no training group starts with {unused}")
+    return train, val
 
 
 def atomic_save(obj, path):
@@ -227,7 +334,7 @@ def atomic_save(obj, path):
 
 def recipe(args):
     return {k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "schedule", "warmup_steps",
-                                          "lr_final_ratio", "weight_decay", "seed", "flip")}
+                                          "lr_final_ratio", "weight_decay", "seed", "flip", "augment", "val_groups")}
 
 
 class Logger:
@@ -247,7 +354,7 @@ class Logger:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("cache", help="feature cache made by train/features.py")
+    ap.add_argument("source", help="feature cache (train/features.py) or image pack (train/pack.py)")
     ap.add_argument("ckpt_dir", help="checkpoint and log folder")
     ap.add_argument("--resume", action="store_true", help="continue from CKPT_DIR/last.pt")
     ap.add_argument("--vgg", default=features.DEFAULT_VGG, help="VGG16 weights (default: %(default)s)")
@@ -262,7 +369,19 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--ckpt-minutes", type=float, default=10.0, help="checkpoint period (default: %(default)s)")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--val-max-group", type=int, default=0, help="use at most K images per held-out group (0: all)")
+    ap.add_argument("--device", default="cpu", help="torch device, e.g. cuda (default: %(default)s)")
+    ap.add_argument("--augment", action="store_true",
+                    help="random zoom and colour jitter of the training photos (image packs only)")
+    ap.add_argument("--time-budget-min", type=float, default=0.0,
+                    help="lower --epochs so that the run ends within this many minutes, from the speed "
+                         "of the first two epochs (the chosen number is logged: pass it as --epochs to repeat)")
+    ap.add_argument("--log-every", type=int, default=1, help="log every K-th step (default: %(default)s)")
+    ap.add_argument("--save-every", type=int, default=1,
+                    help="write epoch_NNN.pt every K epochs (the last epoch always; default: %(default)s)")
+    ap.add_argument("--val-groups", default=",".join(VAL_GROUPS),
+                    help="comma-separated prefixes of training groups set aside for validation (early "
+                         "stopping: best.pt); '' for none (default: %(default)s)")
+    ap.add_argument("--val-max-group", type=int, default=0, help="use at most K images per validation group (0: all)")
     ap.add_argument("--stop-after-steps", type=int, default=0,
                     help="save and stop after this many optimiser steps in total (testing resume)")
     args = ap.parse_args(argv)
@@ -270,15 +389,19 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     os.makedirs(args.ckpt_dir, exist_ok=True)
     log = Logger(os.path.join(args.ckpt_dir, "train.log"))
-    manifest = load_manifest(args.cache)
-    if args.flip and not manifest.get("flip"):
-        raise SystemExit("the cache has no flipped copies (made with --no-flip): pass --no-flip")
-    train_groups, heldout = manifest["train"], manifest["heldout"]
     last = os.path.join(args.ckpt_dir, "last.pt")
+    device = torch.device(args.device)
 
     torch.manual_seed(args.seed)
-    model = build_model(args.vgg)
+    model = build_model(args.vgg).to(device)
     model.train()
+    source = open_source(args.source, model, device)
+    if args.flip and not source.has_flips:
+        raise SystemExit("the cache has no flipped copies (made with --no-flip): pass --no-flip")
+    train_groups, val_groups = split_validation(source.train, args.val_groups.split(","))
+    heldout = source.heldout
+    if hasattr(source, "fixed_groups"):
+        source.fixed_groups |= set(val_groups)
     params = trainable_parameters(model)
     n_params = sum(p.numel() for p in params)
     opt = torch.optim.Adam(params, lr=args.lr, weight_decay=args.weight_decay)
@@ -287,12 +410,14 @@ def main(argv=None):
     if args.resume:
         if not os.path.exists(last):
             raise SystemExit(f"--resume: {last} not found")
-        ck = torch.load(last, map_location="cpu", weights_only=False)
+        ck = torch.load(last, map_location=device, weights_only=False)
         model.load_state_dict(ck["model"], strict=False)
         opt.load_state_dict(ck["optimizer"])
         epoch, pos, step, best, history = ck["epoch"], ck["pos"], ck["step"], ck["best"], ck["history"]
-        torch.set_rng_state(ck["torch_rng"])
+        torch.set_rng_state(ck["torch_rng"].cpu())
         np.random.set_state(ck["numpy_rng"])
+        if args.time_budget_min:
+            args.epochs = ck["recipe"]["epochs"]          # as fixed by the budget when it started
         if ck["recipe"] != recipe(args):
             log(f"warning: recipe differs from the checkpoint's: {ck['recipe']} -> {recipe(args)}")
         log(f"resumed from {last}: epoch {epoch}, batch {pos}, step {step}")
@@ -303,8 +428,10 @@ def main(argv=None):
     total_steps = plan_len * args.epochs
     log(f"train: {sum(len(v) for v in train_groups.values())} images in {len(train_groups)} groups, "
         f"{plan_len} batches/epoch, {args.epochs} epochs = {total_steps} steps; "
+        f"validation: {sum(len(v) for v in val_groups.values())} images in {len(val_groups)} groups; "
         f"held-out: {sum(len(v) for v in heldout.values())} images in {len(heldout)} groups; "
-        f"{n_params} trained parameters; recipe {json.dumps(recipe(args))}")
+        f"{n_params} trained parameters; device {device}; recipe {json.dumps(recipe(args))}")
+    budget_fixed = not args.time_budget_min or args.resume
 
     stop = {"flag": False}
 
@@ -324,14 +451,16 @@ def main(argv=None):
                      "recipe": recipe(args), "n_params": n_params}, last)
         log(f"checkpoint ({why}): epoch {epoch}, batch {pos}, step {step} -> {last}")
 
-    last_ckpt = time.time()
+    last_ckpt = t_start = time.time()
+    t_steps = {}
     while epoch <= args.epochs:
         plan = epoch_plan(train_groups, epoch, args.seed, args.batch_size, args.flip)
         t_epoch, imgs, loss_sum = time.time(), 0, 0.0
         while pos < len(plan):
             g, stems, flips = plan[pos]
             t0 = time.time()
-            feats, sism, mask = load_batch(args.cache, g, stems, flips)
+            aug = torch.Generator().manual_seed(args.seed * 1_000_003 + step) if args.augment else None
+            feats, sism, mask = source.batch(g, stems, flips, aug)
             t_load = time.time() - t0
             lr = lr_at(step, total_steps, args)
             for pg in opt.param_groups:
@@ -346,9 +475,22 @@ def main(argv=None):
             imgs += len(stems)
             loss_sum += loss.item() * len(stems)
             dt = time.time() - t0
-            log(f"epoch {epoch} batch {pos}/{len(plan)} step {step} group {g} n={len(stems)} "
-                f"loss {loss.item():.6f} sides {' '.join(f'{v:.4f}' for v in sides.tolist())} "
-                f"lr {lr:.3g} {dt:.2f}s ({dt / len(stems):.2f} s/img, load {t_load:.2f}s)")
+            if step % args.log_every == 0 or pos == len(plan):
+                log(f"epoch {epoch} batch {pos}/{len(plan)} step {step} group {g} n={len(stems)} "
+                    f"loss {loss.item():.6f} sides {' '.join(f'{v:.4f}' for v in sides.tolist())} "
+                    f"lr {lr:.3g} {dt:.3f}s ({dt / len(stems):.3f} s/img, load {t_load:.3f}s)")
+            calib = (10, 10 + 2 * plan_len)             # two epoch ends (validation) included
+            if not budget_fixed and step in calib:
+                t_steps[step] = time.time()
+                if step == calib[1]:
+                    per_step = (t_steps[calib[1]] - t_steps[10]) / (calib[1] - 10)
+                    left = args.time_budget_min * 60 * 0.9 - (time.time() - t_start)
+                    fit = max(1, int((left / per_step + step) // plan_len))
+                    log(f"time budget {args.time_budget_min} min: {per_step:.4f} s/step -> --epochs "
+                        f"{min(fit, args.epochs)} (was {args.epochs})")
+                    args.epochs = min(fit, args.epochs)
+                    total_steps = plan_len * args.epochs
+                    budget_fixed = True
             if stop["flag"] or (args.stop_after_steps and step >= args.stop_after_steps):
                 checkpoint("stop")
                 return 0
@@ -358,26 +500,32 @@ def main(argv=None):
         # end of epoch
         t_train = time.time() - t_epoch
         t0 = time.time()
-        val = validate(model, args.cache, heldout, args.val_max_group or None)
+        val = validate(model, source, val_groups, args.val_max_group or None)
+        test = validate(model, source, heldout)
         t_val = time.time() - t0
         rec = {"epoch": epoch, "train_loss": loss_sum / max(imgs, 1), "images": imgs,
-               "train_s": t_train, "val_s": t_val, "val": val}
+               "train_s": t_train, "val_s": t_val, "val": val, "heldout": test}
         history.append(rec)
-        vtxt = (f"val MAE {val['mae']:.4f} IoU {val['iou']:.4f} soft IoU {val['soft_iou']:.4f} "
-                f"({val['images']} images)" if val else "no held-out images")
+
+        def txt(name, m):
+            return f"{name} max F {m['max_f']:.4f} MAE {m['mae']:.4f} IoU {m['iou']:.4f} ({m['images']})" if m else f"no {name} images"
         log(f"epoch {epoch} done: train loss {rec['train_loss']:.5f}, {t_train:.0f} s "
-            f"({t_train / max(imgs, 1):.2f} s/img), validation {t_val:.0f} s: {vtxt}")
+            f"({t_train / max(imgs, 1):.3f} s/img), validation {t_val:.0f} s: {txt('val', val)}; "
+            f"{txt('held-out', test)}")
         snap = {"model": model.trained_state_dict(), "epoch": epoch, "step": step, "val": val,
-                "recipe": recipe(args), "n_params": n_params}
-        atomic_save(snap, os.path.join(args.ckpt_dir, f"epoch_{epoch:03d}.pt"))
-        if val and (best is None or val["iou"] > best["iou"]):
-            best = {"epoch": epoch, "iou": val["iou"], "mae": val["mae"]}
+                "heldout": test, "recipe": recipe(args), "n_params": n_params}
+        if epoch % args.save_every == 0 or epoch == args.epochs:
+            atomic_save(snap, os.path.join(args.ckpt_dir, f"epoch_{epoch:03d}.pt"))
+        # best.pt: chosen on the validation groups only, never on the held-out ones
+        if val and (best is None or val["max_f"] > best["max_f"]):
+            best = {"epoch": epoch, "max_f": val["max_f"], "mae": val["mae"]}
             atomic_save(snap, os.path.join(args.ckpt_dir, "best.pt"))
-            log(f"epoch {epoch}: new best (IoU {val['iou']:.4f}) -> best.pt")
+            log(f"epoch {epoch}: new best on validation (max F {val['max_f']:.4f}) -> best.pt")
         epoch += 1
         pos = 0
-        checkpoint("epoch end")
-        last_ckpt = time.time()
+        if stop["flag"] or epoch > args.epochs or time.time() - last_ckpt > args.ckpt_minutes * 60:
+            checkpoint("epoch end")
+            last_ckpt = time.time()
         with open(os.path.join(args.ckpt_dir, "history.json"), "w") as f:
             json.dump(history, f, indent=1)
         if stop["flag"]:

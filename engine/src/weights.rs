@@ -336,39 +336,59 @@ impl Weights {
 
     /// Like [`Weights::from_bytes`], naming the data `source` in error messages.
     pub fn from_bytes_named(bytes: &[u8], source: &str) -> Result<Weights> {
-        let st = SafeTensors::deserialize(bytes).map_err(|e| {
-            Error::Weights(format!("{source} is not a valid safetensors file: {e}."))
-        })?;
+        Self::from_parts(&[(bytes, source)])
+    }
 
-        let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| {
-            Error::Weights(format!("{source} is not a valid safetensors file: {e}."))
-        })?;
-
-        // File order (by data offset) makes the error lists stable.
-        let names = meta.offset_keys();
-        let mut views = Vec::with_capacity(names.len());
-        for name in &names {
-            let view = st.tensor(name).map_err(|e| {
-                Error::Weights(format!("{source} is not a valid safetensors file: {e}."))
-            })?;
-            views.push((name.as_str(), view));
+    /// Weights whose tensors are split over several safetensors buffers `(bytes, name)`,
+    /// e.g. `vgg16-imagenet.safetensors` and the project's trained head
+    /// (`weights/icnet-head.safetensors`): the browser downloads VGG16 once for both models
+    /// instead of a second, combined copy. Together the parts must hold the state_dict
+    /// exactly once (same checks as one file); parts that name an input normalisation
+    /// (`icnet.preprocess`) must name the same one.
+    pub fn from_parts(parts: &[(&[u8], &str)]) -> Result<Weights> {
+        let source = parts.iter().map(|(_, s)| *s).collect::<Vec<_>>().join(" + ");
+        let mut parsed = Vec::with_capacity(parts.len());
+        let mut tag: Option<(String, &str)> = None;
+        for &(bytes, part) in parts {
+            let invalid =
+                |e: safetensors::SafeTensorError| Error::Weights(format!("{part} is not a valid safetensors file: {e}."));
+            let st = SafeTensors::deserialize(bytes).map_err(invalid)?;
+            let (_, meta) = SafeTensors::read_metadata(bytes).map_err(invalid)?;
+            if let Some(t) = meta.metadata().as_ref().and_then(|m| m.get(PREPROCESS_METADATA_KEY)) {
+                match &tag {
+                    Some((first, from)) if first != t => {
+                        return Err(Error::Weights(format!(
+                            "{from} and {part} disagree on \"{PREPROCESS_METADATA_KEY}\" ({first} vs {t}): they do not belong together."
+                        )))
+                    }
+                    Some(_) => {}
+                    None => tag = Some((t.clone(), part)),
+                }
+            }
+            // File order (by data offset) makes the error lists stable.
+            parsed.push((st, meta.offset_keys(), part));
+        }
+        let mut views = Vec::new();
+        for (st, names, part) in &parsed {
+            for name in names {
+                let view = st.tensor(name).map_err(|e| {
+                    Error::Weights(format!("{part} is not a valid safetensors file: {e}."))
+                })?;
+                views.push((name.as_str(), view));
+            }
         }
         let entries: Vec<(&str, Kind, &[usize], Option<usize>)> = views
             .iter()
             .map(|(n, v)| (*n, kind_of(v.dtype()), v.shape(), None))
             .collect();
-        validate(source, &entries)?;
+        validate(&source, &entries)?;
 
-        let tag = meta
-            .metadata()
-            .as_ref()
-            .and_then(|m| m.get(PREPROCESS_METADATA_KEY))
-            .map(String::as_str);
-        let preprocess = Preprocess::from_metadata(tag).map_err(|e| {
-            Error::Weights(format!(
-                "{source} has an unusable \"{PREPROCESS_METADATA_KEY}\" metadata entry: {e}"
-            ))
-        })?;
+        let preprocess = Preprocess::from_metadata(tag.as_ref().map(|(t, _)| t.as_str()))
+            .map_err(|e| {
+                Error::Weights(format!(
+                    "{source} has an unusable \"{PREPROCESS_METADATA_KEY}\" metadata entry: {e}"
+                ))
+            })?;
 
         let mut tensors: HashMap<String, Vec<f32>> = HashMap::with_capacity(STATE_DICT.len());
         for (name, view) in &views {
@@ -456,6 +476,7 @@ mod tests {
     use std::borrow::Cow;
 
     /// A tensor for the safetensors serializer, any dtype.
+    #[derive(Clone)]
     struct Raw {
         dtype: Dtype,
         shape: Vec<usize>,
@@ -619,6 +640,32 @@ mod tests {
         let bytes = serialize(&as_raw(&tensors), None);
         let w = Weights::from_bytes(&bytes).unwrap();
         assert!(matches!(w.preprocess, Preprocess::Imagenet));
+    }
+
+    #[test]
+    fn parts_equal_one_file_and_must_fit_together() {
+        let tensors = cheap_tensors();
+        let raw = as_raw(&tensors);
+        let (vgg, head): (Vec<_>, Vec<_>) = raw.iter().cloned().partition(|(n, _)| n.starts_with("vgg."));
+        let whole = Weights::from_bytes(&serialize(&raw, Some("caffe-bgr"))).unwrap();
+        let vgg_b = serialize(&vgg, Some("caffe-bgr"));
+        // The head alone, without a tag: the VGG part names the normalisation.
+        let head_b = serialize(&head, None);
+        let parts = Weights::from_parts(&[(&vgg_b, "vgg.st"), (&head_b, "head.st")]).unwrap();
+        assert!(matches!(parts.preprocess, Preprocess::CaffeBgr));
+        for p in whole.conv_prefixes() {
+            assert_eq!(whole.conv(p), parts.conv(p), "{p}");
+        }
+        // One part alone lacks the other's tensors, and says which files it read.
+        let msg = weights_err(Weights::from_parts(&[(&head_b, "head.st")]));
+        assert!(msg.contains("head.st") && msg.contains("vgg.vgg.0.weight"), "{msg}");
+        // A tensor in both parts is a duplicate.
+        let msg = weights_err(Weights::from_parts(&[(&vgg_b, "a.st"), (&head_b, "b.st"), (&vgg_b, "c.st")]));
+        assert!(msg.contains("a.st + b.st + c.st") && msg.contains("vgg.vgg.0.weight"), "{msg}");
+        // Parts made for different normalisations do not belong together.
+        let head_imagenet = serialize(&head, Some("imagenet"));
+        let msg = weights_err(Weights::from_parts(&[(&vgg_b, "vgg.st"), (&head_imagenet, "head.st")]));
+        assert!(msg.contains("vgg.st and head.st disagree"), "{msg}");
     }
 
     #[test]
