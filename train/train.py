@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
-"""Train ICNet's head (everything but the frozen VGG16) on cached backbone features, on CPU.
+"""Train ICNet's head (everything but the frozen VGG16) on cached features or on an image pack.
 
-    python3 train/features.py DATA CACHE                 # once: VGG16 features of every image
+    python3 train/features.py DATA CACHE                 # CPU path: VGG16 features once
     python3 train/train.py CACHE CKPT_DIR [--epochs 20 --lr 1e-4 ...]
-    python3 train/train.py CACHE CKPT_DIR --resume       # continue exactly where it stopped
+    python3 train/pack.py DATA PACK                      # any device: VGG16 on every batch
+    python3 train/train.py PACK CKPT_DIR --device cuda --augment --epochs 36 --batch-size 8 --lr 3e-5
+    python3 train/train.py ... --resume                  # continue exactly where it stopped
 
 Recipe (SPEC §7, official train.py/solver.py/loss.py, with the departures marked *):
 * Model: tests/reference/icnet_ref.ICNet with the official parameter names. VGG16 weights come
-  from models/vgg16-imagenet.safetensors (caffe-bgr input) and are *frozen*, so their features
-  are read from the cache (train/features.py) and only the head runs.
+  from models/vgg16-imagenet.safetensors (caffe-bgr input) and are *frozen*: their features
+  are read from the cache (train/features.py), or computed without gradients on every batch
+  from a pack (train/pack.py), where --augment can first zoom and colour-jitter the photos.
 * Init: every non-VGG conv W ~ N(0, 0.01), b = 0; BN gamma = 1, beta = 0 (official weights_init).
 * Batches: up to --batch-size (10) images of ONE group; indices shuffled within the group, the
   group cut into consecutive chunks, the list of chunks shuffled; chunks of 1 image are skipped
@@ -22,12 +25,13 @@ Recipe (SPEC §7, official train.py/solver.py/loss.py, with the departures marke
   the official run makes ~70k Adam steps (9213 images, 60 epochs); a small data set on 2 cores
   gets a few thousand, so the step size is raised 10x and warmed up to keep the randomly
   initialised BN/IoU start stable. All of it is set by flags.
-* Validation after every epoch on the held-out groups: eval mode (running BN statistics), each
-  group as ONE batch (as at inference), cosal_map_1 against the 224x224 mask: mean MAE, mean
-  binary IoU (pred > 0.5 vs mask > 0.5) and mean soft IoU. best.pt keeps the best IoU epoch.
+* *Validation after every epoch on --val-groups (training groups set aside) and, for the log
+  only, on the held-out groups: eval mode (running BN statistics), each group as ONE batch (as
+  at inference), cosal_map_1 against the 224x224 mask: max F (as icnet eval), MAE, binary IoU
+  (pred > 0.5) and soft IoU. best.pt keeps the epoch with the best validation max F.
 
 Checkpoints (CKPT_DIR): last.pt (model + optimizer + epoch + batch position + RNG states + step),
-written every --ckpt-minutes, at the end of every epoch and on Ctrl-C / SIGTERM (the running step
+written every --ckpt-minutes, at the end of the last epoch and on Ctrl-C / SIGTERM (the running step
 is finished first; a second Ctrl-C aborts without saving); epoch_NNN.pt (trained weights, BN
 statistics and validation numbers of that epoch) and best.pt. The batch plan of an epoch is a
 pure function of (--seed, epoch), so --resume continues with the same batches, flips and

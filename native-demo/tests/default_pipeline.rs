@@ -1,6 +1,7 @@
-//! The default pipeline of `icnet run` (U²-Netp SISMs + the training-free
-//! model) end to end, and its argument checks. Needs the models of
-//! `icnet fetch-models` (the README's test command fetches them first).
+//! The default pipeline of `icnet run` (U²-Netp SISMs + ICNet with the
+//! project's trained weights) end to end, the training-free model beside it,
+//! and the argument checks. Needs the models of `icnet fetch-models` (the
+//! README's test command fetches them first).
 
 mod common;
 
@@ -10,7 +11,11 @@ use common::{assert_clean_failure, icnet_run, s, stderr};
 
 fn models() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
-    for f in ["u2netp.safetensors", "vgg16-imagenet.safetensors"] {
+    for f in [
+        "u2netp.safetensors",
+        "vgg16-imagenet.safetensors",
+        "icnet-default.safetensors",
+    ] {
         assert!(
             dir.join(f).is_file(),
             "{} is missing: run `cargo run --release -p icnet-cli -- fetch-models` first",
@@ -38,9 +43,19 @@ fn missing_models_and_contradictory_flags_are_clear_errors() {
     let out = t.path().join("out");
     let nowhere = t.path().join("no-models");
     let e = assert_clean_failure(&icnet_run(&root, &out, &["--models", s(&nowhere)]));
-    assert!(e.contains("icnet fetch-models"), "{e}");
-    let e = assert_clean_failure(&icnet_run(&root, &out, &["--model", "icnet"]));
-    assert!(e.contains("--weights"), "{e}");
+    assert!(
+        e.contains("icnet fetch-models") && e.contains("icnet-default.safetensors"),
+        "{e}"
+    );
+    let e = assert_clean_failure(&icnet_run(
+        &root,
+        &out,
+        &["--model", "csa", "--models", s(&nowhere)],
+    ));
+    assert!(
+        e.contains("icnet fetch-models") && e.contains("vgg16-imagenet.safetensors"),
+        "{e}"
+    );
     let w = t.path().join("w.safetensors");
     std::fs::write(&w, b"x").unwrap();
     let e = assert_clean_failure(&icnet_run(
@@ -75,7 +90,10 @@ fn default_pipeline_writes_maps_sisms_and_pictures_and_saved_sisms_reproduce_it(
     );
     let e = stderr(&o);
     assert!(o.status.success(), "{e}");
-    assert!(e.contains("SISMs: U²-Netp") && e.contains("csa"), "{e}");
+    assert!(
+        e.contains("SISMs: U²-Netp") && e.contains("trained by this project"),
+        "{e}"
+    );
     for (stem, w, h) in [("windmill1", 232, 320), ("plier2", 162, 320)] {
         let map = image::open(out.join(format!("g/{stem}.png")))
             .unwrap()
@@ -108,4 +126,18 @@ fn default_pipeline_writes_maps_sisms_and_pictures_and_saved_sisms_reproduce_it(
             "{stem}: --sisms with the saved SISMs must reproduce the map"
         );
     }
+    // The training-free model stays selectable and gives its own maps.
+    let out3 = t.path().join("out3");
+    let o = icnet_run(
+        &root,
+        &out3,
+        &["--models", s(&m), "--sisms", s(&sisms), "--model", "csa"],
+    );
+    let e = stderr(&o);
+    assert!(o.status.success() && e.contains("model: csa"), "{e}");
+    let differ = ["windmill1", "plier2"].iter().any(|stem| {
+        std::fs::read(out.join(format!("g/{stem}.png"))).unwrap()
+            != std::fs::read(out3.join(format!("g/{stem}.png"))).unwrap()
+    });
+    assert!(differ, "csa and the trained ICNet gave the same maps");
 }
