@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the browser demo into web/dist/: a self-contained static site (the
-# page, the wasm module and its JavaScript glue, and the models).
+# page, the wasm module and its JavaScript glue, and the models: U²-Netp,
+# VGG16 and the head of the ICNet trained by this project, weights/, which the
+# page joins with VGG16 itself, so VGG16 is served once for both models).
 #
 #   web/build.sh            # release build, wasm-opt -O3
 #   web/build.sh --no-opt   # skip wasm-opt (faster, bigger module)
@@ -41,6 +43,10 @@ for m in vgg16-imagenet.safetensors u2netp.safetensors; do
     break
   fi
 done
+head_file="$root/weights/icnet-head.safetensors"
+if [ ! -f "$head_file" ]; then
+  missing+=("weights/icnet-head.safetensors (part of the repository: git checkout weights/)")
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "web/build.sh: missing tools or files; get them with:" >&2
   for m in "${missing[@]}"; do echo "  - $m" >&2; done
@@ -71,8 +77,10 @@ echo "== page and models"
 cp "$here/www/index.html" "$here/www/main.js" "$here/www/style.css" "$here/www/selftest.html" "$here/www/selftest.js" "$dist/"
 manifest="{"
 sep=""
-for m in vgg16-imagenet.safetensors u2netp.safetensors; do
-  cp "$root/models/$m" "$dist/models/"
+for src in "$root/models/u2netp.safetensors" "$root/models/vgg16-imagenet.safetensors" "$head_file"; do
+  m="$(basename "$src")"
+  cp "$src" "$dist/models/"
+  chmod 644 "$dist/models/$m"
   sum=$(sha256sum "$dist/models/$m" | awk '{print $1}')
   bytes=$(stat -c %s "$dist/models/$m")
   manifest+="$sep\"$m\": {\"bytes\": $bytes, \"sha256\": \"$sum\"}"
@@ -81,6 +89,17 @@ done
 manifest+="}"
 echo "$manifest" > "$dist/models/manifest.json"
 if [ -f "$root/models/NOTICE" ]; then cp "$root/models/NOTICE" "$dist/models/NOTICE"; fi
+if ! grep -qsx "icnet-head.safetensors" "$dist/models/NOTICE"; then
+  cat >> "$dist/models/NOTICE" <<'EOF'
+
+icnet-head.safetensors
+----------------------
+The layers of ICNet after VGG16, trained by the icnet-webgpu project
+(weights/ in its repository; recipe and data in train/). Licensed under the
+MIT license, like the project's code. The page joins them with
+vgg16-imagenet.safetensors (CC BY 4.0, above) into the full ICNet.
+EOF
+fi
 
 size=$(stat -c %s "$bg")
 echo "web/dist is ready: wasm module $((raw_size / 1024)) KiB from wasm-bindgen, $((size / 1024)) KiB served;"

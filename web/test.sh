@@ -6,10 +6,14 @@
 #   2. runs the engine's kernel conformance cases inside headless Chromium
 #      (web/tests/selftest.mjs, on the browser's WebGPU adapter);
 #   3. computes reference maps with `icnet run` for two photos of
-#      examples/windmills, then drops the same photos (plus a file that is not
-#      an image) on the page and compares its maps with them, and checks the
-#      error cases, the model cache on a second visit, saliency maps given back
-#      and ICNet weights uploaded (web/tests/smoke.mjs with every option).
+#      examples/windmills (its default model, the ICNet trained by this
+#      project, with the saliency maps it computed, then `--model csa` on
+#      those saliency maps), then drops the same photos (plus a file that is
+#      not an image) on the page and compares its default maps and saliency
+#      maps with them, gives its saliency maps back, switches the page to the
+#      training-free model and compares its csa maps, and checks the error
+#      cases, ICNet weights uploaded and the model cache on a second visit
+#      (web/tests/smoke.mjs).
 #
 # Screenshots: web/test-results/selftest.png and web/test-results/smoke.png.
 # Honours CARGO_TARGET_DIR. Options are passed on to smoke.mjs (e.g. --variant V).
@@ -29,12 +33,16 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/photos/windmills"
 cp examples/windmills/windmill1.webp examples/windmills/windmill2.webp "$work/photos/windmills/"
 
-echo "== reference maps from icnet run"
+echo "== reference maps from icnet run (the default model, then --model csa)"
 icnet=(cargo run --release -q -p icnet-cli --)
-"${icnet[@]}" run "$work/photos" --out "$work/native"
+"${icnet[@]}" run "$work/photos" --out "$work/native" --save-sisms "$work/sisms"
+# On the saliency maps of the first run, as the page's csa run is (it gives
+# its own back; smoke.mjs compares them with these too).
+"${icnet[@]}" run "$work/photos" --model csa --sisms "$work/sisms" --out "$work/native-csa"
 "${icnet[@]}" make-test-weights "$work/icnet-test.safetensors"
 
 echo "== the page in the browser"
-node "$here/tests/smoke.mjs" --expect "$work/native/windmills" --revisit --twice \
-  --weights "$work/icnet-test.safetensors" "$@"
+node "$here/tests/smoke.mjs" --expect "$work/native/windmills" \
+  --expect-sisms "$work/sisms/windmills" --expect-csa "$work/native-csa/windmills" \
+  --weights "$work/icnet-test.safetensors" --revisit "$@"
 echo "browser tests passed"

@@ -5,9 +5,16 @@
 //! Every step is the engine's own function, called in the order `icnet run`
 //! calls them (native-demo/src/run.rs), so a map made here is byte for byte
 //! the PNG `icnet run` writes for the same photo, group, model and
-//! convolution variant. Nothing here is specific to the browser: the wasm
-//! glue (`wasm.rs`) only converts values, and the native tests drive this
-//! module directly.
+//! convolution variant.
+//!
+//! Models: the session's default is ICNet trained by this project, joined in
+//! memory from `vgg16-imagenet.safetensors` and `icnet-head.safetensors`
+//! (`Weights::from_parts`), so that the page downloads VGG16 once for it and
+//! for the training-free model (csa), which is built from the same bytes.
+//! The user can switch to csa or upload a whole ICNet weights file.
+//!
+//! Nothing here is specific to the browser: the wasm glue (`wasm.rs`) only
+//! converts values, and the native tests drive this module directly.
 
 use std::sync::{Arc, Mutex};
 
@@ -103,8 +110,36 @@ pub struct GroupTimings {
 pub struct GroupResult {
     pub photos: Vec<PhotoResult>,
     pub timings: GroupTimings,
-    /// "csa" or "icnet".
+    /// The model that made the maps: a [`ModelChoice::name`].
     pub model: &'static str,
+}
+
+/// The VGG16 file the page downloads (for both the trained ICNet and csa).
+pub const VGG_FILE: &str = "vgg16-imagenet.safetensors";
+/// The project's trained ICNet layers after VGG16 (`weights/` in the repository).
+pub const HEAD_FILE: &str = "icnet-head.safetensors";
+
+/// The co-saliency models a session can run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelChoice {
+    /// ICNet trained by this project: VGG16 + [`HEAD_FILE`]; the default,
+    /// the model of `icnet run` without model options.
+    Trained,
+    /// ICNet with a weights file the user gave.
+    Own,
+    /// The training-free model (VGG16 + ICNet's correlation cues).
+    Csa,
+}
+
+impl ModelChoice {
+    /// The name the page sees: "icnet-default", "icnet-own" or "csa".
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelChoice::Trained => "icnet-default",
+            ModelChoice::Own => "icnet-own",
+            ModelChoice::Csa => "csa",
+        }
+    }
 }
 
 /// Time spent preparing the session, for the page.
@@ -174,10 +209,15 @@ pub struct Core {
     /// A variant forced by the caller (no timing at start-up).
     forced_variant: Option<ConvVariant>,
     tuning: Vec<VariantTiming>,
-    /// The models not currently inside the engine.
-    vgg: Option<ConvSet>,
-    icnet: Option<Weights>,
-    use_icnet: bool,
+    /// The models not currently inside the engine: the training-free
+    /// model's VGG16, the trained ICNet, the user's ICNet.
+    csa: Option<ConvSet>,
+    trained: Option<Weights>,
+    own: Option<Weights>,
+    /// The model the next run uses.
+    choice: ModelChoice,
+    /// Which of them the engine holds (`Some` exactly when there is an engine).
+    in_engine: Option<ModelChoice>,
     u2_weights: Option<ConvSet>,
     u2: Option<U2Netp>,
     /// Set by the device's callbacks: why the device stopped working.
@@ -228,9 +268,11 @@ impl Core {
             engine: None,
             forced_variant,
             tuning: Vec::new(),
-            vgg: None,
-            icnet: None,
-            use_icnet: false,
+            csa: None,
+            trained: None,
+            own: None,
+            choice: ModelChoice::Trained,
+            in_engine: None,
             u2_weights: None,
             u2: None,
             gpu_problem,
@@ -285,11 +327,11 @@ impl Core {
         }
     }
 
-    /// Reads the two model files of `icnet fetch-models` (the bytes are
-    /// dropped once converted).
-    pub fn load_models(&mut self, vgg: Vec<u8>, u2: Vec<u8>) -> Result<(), String> {
+    /// Reads the three model files: VGG16, the trained ICNet head and
+    /// U²-Netp (the bytes are dropped once converted).
+    pub fn load_models(&mut self, vgg: Vec<u8>, head: Vec<u8>, u2: Vec<u8>) -> Result<(), String> {
         self.load_u2netp(u2)?;
-        self.load_vgg(vgg)
+        self.load_vgg_and_head(vgg, head)
     }
 
     /// Reads `u2netp.safetensors` (small: the page loads it first and
@@ -308,29 +350,37 @@ impl Core {
         Ok(())
     }
 
-    /// Reads `vgg16-imagenet.safetensors`.
-    pub fn load_vgg(&mut self, vgg: Vec<u8>) -> Result<(), String> {
-        let v = ConvSet::from_bytes_named(
+    /// Reads `vgg16-imagenet.safetensors` and `icnet-head.safetensors`: the
+    /// training-free model's VGG16 and, joined with the head, the trained
+    /// ICNet (the session's default model). Both files are checked before
+    /// anything changes: on an error the models stay as they were.
+    pub fn load_vgg_and_head(&mut self, vgg: Vec<u8>, head: Vec<u8>) -> Result<(), String> {
+        let csa = ConvSet::from_bytes_named(
             &vgg,
-            "vgg16-imagenet.safetensors",
+            VGG_FILE,
             "the VGG16 weights",
             &icnet_engine::csa::vgg_shapes(),
         )
         .map_err(sentence)?;
-        drop(vgg);
-        if let Some(e) = &self.engine {
-            if matches!(e.model, Model::Csa(_)) {
-                // A new engine takes the new VGG16 weights.
-                self.take_engine_apart();
-            }
+        let trained =
+            Weights::from_parts(&[(&vgg, VGG_FILE), (&head, HEAD_FILE)]).map_err(sentence)?;
+        drop((vgg, head));
+        if matches!(
+            self.in_engine,
+            Some(ModelChoice::Csa | ModelChoice::Trained)
+        ) {
+            // A new engine takes the new weights.
+            self.take_engine_apart();
         }
-        self.vgg = Some(v);
+        self.csa = Some(csa);
+        self.trained = Some(trained);
         Ok(())
     }
 
-    /// Uses trained ICNet weights (a `.safetensors` as converted by
-    /// tests/reference/convert_checkpoint.py), or with `None` goes back to
-    /// the training-free model. Invalid weights leave the model unchanged.
+    /// Uses ICNet weights the user gave (a whole `.safetensors` state_dict,
+    /// as `icnet run --weights` reads), or with `None` drops them and goes
+    /// back to the trained default. Invalid weights leave the model
+    /// unchanged. `prepare` (or the next run) compiles the model.
     pub fn set_icnet_weights(
         &mut self,
         bytes: Option<Vec<u8>>,
@@ -340,35 +390,53 @@ impl Core {
             Some(b) => {
                 let w = Weights::from_bytes_named(&b, source).map_err(sentence)?;
                 drop(b);
-                if let Some(e) = &self.engine {
-                    if matches!(e.model, Model::Icnet(_)) {
-                        self.take_engine_apart();
-                    }
+                if self.in_engine == Some(ModelChoice::Own) {
+                    self.take_engine_apart();
                 }
-                self.icnet = Some(w);
-                self.use_icnet = true;
+                self.own = Some(w);
+                self.choice = ModelChoice::Own;
+                Ok(())
             }
-            None => {
-                self.use_icnet = false;
-                if let Some(e) = &self.engine {
-                    if matches!(e.model, Model::Icnet(_)) {
-                        // Frees the ICNet weights (and their plan).
-                        self.take_engine_apart();
-                    }
-                }
-                self.icnet = None;
-            }
+            None => self.set_model(ModelChoice::Trained.name()),
         }
+    }
+
+    /// Switches to "icnet-default" (the trained ICNet) or "csa" (the
+    /// training-free model); the user's own weights, if any, are dropped.
+    /// Both models come from [`Core::load_vgg_and_head`]. `prepare` (or the
+    /// next run) compiles the model.
+    pub fn set_model(&mut self, name: &str) -> Result<(), String> {
+        let choice = match name {
+            "icnet-default" => ModelChoice::Trained,
+            "csa" => ModelChoice::Csa,
+            _ => {
+                return Err(format!(
+                    "\"{name}\" is not a model here: the choices are \"icnet-default\" (ICNet trained \
+                     by this project) and \"csa\" (training-free); own ICNet weights are given as a file."
+                ))
+            }
+        };
+        let loaded = match choice {
+            ModelChoice::Csa => self.csa.is_some(),
+            _ => self.trained.is_some(),
+        };
+        if !loaded && self.in_engine != Some(choice) {
+            return Err("the models are not loaded yet.".into());
+        }
+        if self.in_engine == Some(ModelChoice::Own) {
+            self.take_engine_apart();
+        }
+        // Frees the user's weights (and, above, their plan).
+        self.own = None;
+        self.choice = choice;
         Ok(())
     }
 
-    /// The model the next run uses: "csa" or "icnet".
+    /// The model the next run uses: "icnet-default" (ICNet trained by this
+    /// project), "icnet-own" (ICNet with the user's weights) or "csa"
+    /// (training-free).
     pub fn model_name(&self) -> &'static str {
-        if self.use_icnet {
-            "icnet"
-        } else {
-            "csa"
-        }
+        self.choice.name()
     }
 
     /// Takes the engine apart, keeping the device: its model goes back to
@@ -377,36 +445,48 @@ impl Core {
     /// engine used.
     fn take_engine_apart(&mut self) -> Option<ConvVariant> {
         let old = self.engine.take()?;
+        let held = self.in_engine.take();
         let variant = old.variant;
         self.gpu = Some(old.gpu);
-        match old.model {
-            Model::Csa(v) if self.vgg.is_none() => self.vgg = Some(v),
-            Model::Icnet(w) if self.icnet.is_none() => self.icnet = Some(w),
+        self.stash(held, old.model);
+        Some(variant)
+    }
+
+    /// Puts a model back where it came from, unless a newer one is there.
+    fn stash(&mut self, choice: Option<ModelChoice>, model: Model) {
+        match (choice, model) {
+            (Some(ModelChoice::Csa), Model::Csa(v)) => {
+                self.csa.get_or_insert(v);
+            }
+            (Some(ModelChoice::Trained), Model::Icnet(w)) => {
+                self.trained.get_or_insert(w);
+            }
+            (Some(ModelChoice::Own), Model::Icnet(w)) => {
+                self.own.get_or_insert(w);
+            }
             _ => {}
         }
-        Some(variant)
     }
 
     /// Builds the engine for the wanted model if it does not run it yet.
     async fn ensure_engine(&mut self) -> Result<(), String> {
-        let want_icnet = self.use_icnet;
-        if let Some(e) = &self.engine {
-            if matches!(e.model, Model::Icnet(_)) == want_icnet {
-                return Ok(());
-            }
+        let want = self.choice;
+        if self.engine.is_some() && self.in_engine == Some(want) {
+            return Ok(());
         }
         self.ensure_variant().await?;
-        let model = if want_icnet {
-            Model::Icnet(self.icnet.take().ok_or("no ICNet weights were given.")?)
-        } else {
-            Model::Csa(self.vgg.take().ok_or("the models are not loaded yet.")?)
+        let model = match want {
+            ModelChoice::Trained => self.trained.take().map(Model::Icnet),
+            ModelChoice::Own => self.own.take().map(Model::Icnet),
+            ModelChoice::Csa => self.csa.take().map(Model::Csa),
         };
+        let model = model.ok_or(match want {
+            ModelChoice::Own => "no ICNet weights were given.",
+            _ => "the models are not loaded yet.",
+        })?;
         if let Err(e) = model.preprocess() {
             // Put the model back before failing.
-            match model {
-                Model::Csa(v) => self.vgg = Some(v),
-                Model::Icnet(w) => self.icnet = Some(w),
-            }
+            self.stash(Some(want), model);
             return Err(sentence(e));
         }
         let variant = self.variant();
@@ -419,6 +499,7 @@ impl Core {
             .await
             .map_err(|e| self.gpu_error(e))?;
         self.engine = Some(engine);
+        self.in_engine = Some(want);
         Ok(())
     }
 
@@ -571,8 +652,8 @@ impl Core {
         // The co-saliency model on the whole group, stage by stage.
         let prepared: Vec<PreparedPhoto> = photos.iter().map(|p| p.prepared.clone()).collect();
         progress("co-saliency model: starting", 0, 1);
+        let model = self.in_engine.expect("engine").name();
         let engine = self.engine.as_mut().expect("engine");
-        let model = engine.model.name();
         let mut last = Instant::now();
         let mut on_stage = |stage: &str, k: usize, total: usize| {
             let now = Instant::now();

@@ -1,8 +1,8 @@
 //! The JavaScript API (wasm-bindgen): a `Session` holds the GPU device and
 //! the models; the page calls, one at a time and in this order,
 //! `Session.create()`, `load_models` (or `load_u2netp`, `prepare_saliency`,
-//! `load_vgg`), `prepare`, then `run` as often as it
-//! likes (and `set_icnet_weights` between runs).
+//! `load_vgg_and_head`), `prepare`, then `run` as often as it likes (and
+//! `set_model` or `set_icnet_weights`, then `prepare`, between runs).
 //!
 //! Errors reach JavaScript as `Error`s whose message is one plain sentence.
 
@@ -127,7 +127,9 @@ impl Session {
         self.core.adapter().to_string()
     }
 
-    /// The model the next run uses: "csa" (training-free) or "icnet".
+    /// The model the next run uses: "icnet-default" (ICNet trained by this
+    /// project, the default), "icnet-own" (ICNet with the user's weights) or
+    /// "csa" (training-free).
     pub fn model(&self) -> String {
         self.core.model_name().to_string()
     }
@@ -143,11 +145,13 @@ impl Session {
         self.core.destroy_device();
     }
 
-    /// Reads `vgg16-imagenet.safetensors` and `u2netp.safetensors`. The
-    /// bytes are copied into the module once, converted and dropped; the
-    /// caller should drop its own copies.
-    pub fn load_models(&mut self, vgg: Vec<u8>, u2: Vec<u8>) -> Result<(), JsError> {
-        self.core.load_models(vgg, u2).map_err(|e| JsError::new(&e))
+    /// Reads `vgg16-imagenet.safetensors`, `icnet-head.safetensors` and
+    /// `u2netp.safetensors`. The bytes are copied into the module once,
+    /// converted and dropped; the caller should drop its own copies.
+    pub fn load_models(&mut self, vgg: Vec<u8>, head: Vec<u8>, u2: Vec<u8>) -> Result<(), JsError> {
+        self.core
+            .load_models(vgg, head, u2)
+            .map_err(|e| JsError::new(&e))
     }
 
     /// Reads `u2netp.safetensors` alone (then `prepare_saliency` can run
@@ -156,13 +160,25 @@ impl Session {
         self.core.load_u2netp(u2).map_err(|e| JsError::new(&e))
     }
 
-    /// Reads `vgg16-imagenet.safetensors` alone.
-    pub fn load_vgg(&mut self, vgg: Vec<u8>) -> Result<(), JsError> {
-        self.core.load_vgg(vgg).map_err(|e| JsError::new(&e))
+    /// Reads `vgg16-imagenet.safetensors` and `icnet-head.safetensors`:
+    /// the training-free model and the trained ICNet (the default) from one
+    /// VGG16. On an error the models stay as they were.
+    pub fn load_vgg_and_head(&mut self, vgg: Vec<u8>, head: Vec<u8>) -> Result<(), JsError> {
+        self.core
+            .load_vgg_and_head(vgg, head)
+            .map_err(|e| JsError::new(&e))
     }
 
-    /// Uses trained ICNet weights (`.safetensors`), or with `null` the
-    /// training-free model again. Call `prepare` afterwards.
+    /// Switches to `"icnet-default"` (ICNet trained by this project) or
+    /// `"csa"` (training-free), dropping the user's weights if any. Call
+    /// `prepare` afterwards.
+    pub fn set_model(&mut self, name: String) -> Result<(), JsError> {
+        self.core.set_model(&name).map_err(|e| JsError::new(&e))
+    }
+
+    /// Uses the user's ICNet weights (a whole `.safetensors` state_dict), or
+    /// with `null` the trained default again. Invalid weights leave the
+    /// model unchanged. Call `prepare` afterwards.
     pub fn set_icnet_weights(
         &mut self,
         bytes: Option<Vec<u8>>,

@@ -1,7 +1,10 @@
 //! The web demo's core, natively (lavapipe on CI): files that cannot be read
-//! are reported by name, a group of one is refused in words, models switch
-//! without reopening the device, and a map is byte for byte what `icnet run`
-//! writes (the steps of native-demo/src/run.rs, on the same engine).
+//! are reported by name, a group of one is refused in words, the trained
+//! ICNet (VGG16 + weights/icnet-head.safetensors) is the default model,
+//! models switch without reopening the device, bad files leave the model as
+//! it was, and a map is byte for byte what `icnet run` writes (the steps of
+//! native-demo/src/run.rs, on the same engine) for both the trained ICNet
+//! and the training-free model.
 //!
 //! Needs the models of `icnet fetch-models` (or ICNET_MODELS=DIR).
 
@@ -11,9 +14,9 @@ use icnet_engine::kernels::conv::ConvVariant;
 use icnet_engine::postprocess::{encode_png_gray, map_to_original};
 use icnet_engine::preprocess::{decode_photo, decode_sism, sism_from_map};
 use icnet_engine::testweights;
-use icnet_engine::weights::ConvSet;
+use icnet_engine::weights::{ConvSet, Weights};
 use icnet_engine::{Engine, EngineOptions, Gpu, GpuOptions, Model};
-use icnet_web::core::{check_photo, Core};
+use icnet_web::core::{check_photo, Checked, Core, GroupResult};
 
 fn repo(p: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(p)
@@ -58,12 +61,88 @@ fn unreadable_files_are_named_in_the_message() {
     assert!(c.sism_given());
 }
 
+/// The project's trained ICNet head (committed in weights/).
+fn head() -> Vec<u8> {
+    std::fs::read(repo("weights/icnet-head.safetensors")).expect("weights/icnet-head.safetensors")
+}
+
+/// Photos with their saliency maps given: U²-Netp's path is
+/// U2Netp::sism_async split in two, checked against onnxruntime in
+/// tests/tests/u2netp.rs. Three for the trained ICNet (two VGG16 chunks in
+/// the core, one in `icnet run`), the first two for csa (lavapipe takes
+/// about 10 s per photo through VGG16).
+const NAMES: [&str; 3] = ["windmill1", "plier2", "windmill1"];
+
+fn checked_photos(n: usize) -> Vec<Checked> {
+    NAMES[..n]
+        .iter()
+        .enumerate()
+        .map(|(k, n)| {
+            check_photo(
+                &format!("{n}-{k}.webp"),
+                &golden(&format!("{n}.webp")),
+                Some(&golden(&format!("{n}.sism.png"))),
+            )
+            .expect("photo")
+        })
+        .collect()
+}
+
+/// The maps `icnet run --conv-variant direct-16x32` writes for the first `n`
+/// NAMES with `model`, computed with the CLI's steps; returns the device for
+/// the next.
+async fn cli_maps(gpu: Gpu, model: Model, n: usize) -> (Vec<Vec<u8>>, Gpu) {
+    let opts = EngineOptions {
+        variant: ConvVariant::parse("direct-16x32"),
+        memory_budget: None,
+        ..Default::default()
+    };
+    let mut engine = Engine::with_model_async(gpu, model, opts).await.unwrap();
+    assert_eq!(engine.chunk_size(3), 3);
+    let mut prepared = Vec::new();
+    let mut sisms = Vec::new();
+    for n in &NAMES[..n] {
+        prepared.push(
+            decode_photo(&golden(&format!("{n}.webp")))
+                .unwrap()
+                .prepare(),
+        );
+        let (grey, w, h) = decode_sism(&golden(&format!("{n}.sism.png"))).unwrap();
+        sisms.push(sism_from_map(&grey, w, h));
+    }
+    let maps = engine
+        .run_group_async(&prepared, &sisms, None)
+        .await
+        .expect("engine run");
+    let pngs = prepared
+        .iter()
+        .zip(&maps)
+        .map(|(p, map)| {
+            encode_png_gray(&map_to_original(map, p.height, p.width), p.width, p.height).unwrap()
+        })
+        .collect();
+    (pngs, engine.gpu)
+}
+
+fn assert_same_maps(got: &GroupResult, want: &[Vec<u8>], model: &str) {
+    assert_eq!(got.model, model);
+    assert_eq!(got.photos.len(), want.len());
+    for (p, png) in got.photos.iter().zip(want) {
+        assert!(
+            &p.map_png == png,
+            "{} ({model}): the map differs from icnet run's",
+            p.name
+        );
+    }
+}
+
 #[test]
 fn maps_are_the_bytes_icnet_run_writes() {
     pollster::block_on(async {
         // A fixed variant: no timing at start-up (the CLI takes the same one
         // with --conv-variant; results depend on the variant's summation order).
         let mut core = Core::new(Some("direct-16x32")).await.expect("GPU");
+        assert_eq!(core.model_name(), "icnet-default");
         // The page's order: U²-Netp compiles before VGG16 has arrived.
         core.load_u2netp(model("u2netp.safetensors"))
             .expect("U²-Netp");
@@ -73,9 +152,20 @@ fn maps_are_the_bytes_icnet_run_writes() {
             .expect("U²-Netp compiles without VGG16");
         assert_eq!(r.variant, "direct-16x32");
         assert!(core.engine_mut().is_none(), "no engine before VGG16");
-        core.load_vgg(model("vgg16-imagenet.safetensors"))
-            .expect("VGG16");
+        let e = core
+            .prepare(&mut |_, _, _| {})
+            .await
+            .expect_err("no model yet");
+        assert_eq!(e, "the models are not loaded yet.");
+        let e = core.set_model("csa").expect_err("no model yet");
+        assert_eq!(e, "the models are not loaded yet.");
+
+        // VGG16 and the head: the trained ICNet is the default.
+        core.load_vgg_and_head(model("vgg16-imagenet.safetensors"), head())
+            .expect("VGG16 + head");
+        assert_eq!(core.model_name(), "icnet-default");
         core.prepare(&mut |_, _, _| {}).await.expect("prepare");
+        assert_eq!(core.engine_mut().unwrap().model.name(), "icnet");
 
         // One photo: refused before any GPU work.
         let one = vec![check_photo("windmill1.webp", &golden("windmill1.webp"), None).unwrap()];
@@ -86,96 +176,93 @@ fn maps_are_the_bytes_icnet_run_writes() {
             .expect("refused");
         assert!(e.contains("at least two photos"), "{e}");
 
+        // A head that is not one: a sentence naming the file, and the
+        // models as they were (the engine is not even taken apart).
+        // (A whole ICNet file, e.g. models/icnet-default.safetensors, holds
+        // VGG16 a second time.)
+        let whole = testweights::to_safetensors(&testweights::scaled_tensors(1), "caffe-bgr");
+        for (bytes, what) in [
+            (b"junk".to_vec(), "is not a valid safetensors file"),
+            (model("u2netp.safetensors"), "do not belong together"),
+            (whole, "duplicate tensors"),
+        ] {
+            let e = core
+                .load_vgg_and_head(model("vgg16-imagenet.safetensors"), bytes)
+                .expect_err("bad head");
+            assert!(
+                e.contains("icnet-head.safetensors") && e.contains(what),
+                "{e}"
+            );
+            assert!(e.ends_with('.') && !e.contains('\n'), "{e}");
+            assert_eq!(core.model_name(), "icnet-default");
+            assert!(core.engine_mut().is_some(), "the engine was kept");
+        }
+
         // Bad ICNet weights leave the model as it was; good ones switch it,
-        // and null switches back, on the same device.
+        // and null switches back to the trained default, on the same device.
         let e = core
             .set_icnet_weights(Some(b"junk".to_vec()), "junk.safetensors")
             .expect_err("bad weights");
         assert!(e.contains("junk.safetensors"), "{e}");
-        assert_eq!(core.model_name(), "csa");
+        assert_eq!(core.model_name(), "icnet-default");
+        let e = core.set_model("icnet").expect_err("not a model name");
+        assert!(e.contains("icnet-default") && e.contains("csa"), "{e}");
+        assert_eq!(core.model_name(), "icnet-default");
         let w = testweights::to_safetensors(&testweights::scaled_tensors(1), "imagenet");
         core.set_icnet_weights(Some(w), "test.safetensors")
             .expect("weights");
+        assert_eq!(core.model_name(), "icnet-own");
         core.prepare(&mut |_, _, _| {})
             .await
-            .expect("prepare icnet");
+            .expect("prepare own icnet");
         assert_eq!(core.engine_mut().unwrap().model.name(), "icnet");
-        core.set_icnet_weights(None, "").expect("back to csa");
-        assert_eq!(core.model_name(), "csa");
+        core.set_icnet_weights(None, "")
+            .expect("back to the default");
+        assert_eq!(core.model_name(), "icnet-default");
 
-        // Three photos (two VGG16 chunks here, one in `icnet run`) with their
-        // saliency maps given: U²-Netp's path is U2Netp::sism_async split in
-        // two, checked against onnxruntime in tests/tests/u2netp.rs.
-        let names = ["windmill1", "plier2", "windmill1"];
-        let checked: Vec<_> = names
-            .iter()
-            .enumerate()
-            .map(|(k, n)| {
-                check_photo(
-                    &format!("{n}-{k}.webp"),
-                    &golden(&format!("{n}.webp")),
-                    Some(&golden(&format!("{n}.sism.png"))),
-                )
-                .expect("photo")
-            })
-            .collect();
+        // The trained ICNet, then the training-free model, then back.
         let mut stages = Vec::new();
-        let r = core
-            .run(checked, &mut |what, k, n| {
+        let default = core
+            .run(checked_photos(3), &mut |what, k, n| {
                 stages.push(format!("{what} {k}/{n}"))
             })
             .await
             .expect("run");
-        assert_eq!(r.model, "csa");
         assert!(stages.iter().any(|s| s.contains("backbone")), "{stages:?}");
-
         assert_eq!(core.engine_mut().unwrap().chunk_size(3), 2);
+        core.set_model("csa").expect("csa");
+        assert_eq!(core.model_name(), "csa");
+        let csa = core
+            .run(checked_photos(2), &mut |_, _, _| {})
+            .await
+            .expect("csa run");
+        assert_eq!(core.engine_mut().unwrap().model.name(), "csa");
+        core.set_model("icnet-default").expect("back");
+        core.prepare(&mut |_, _, _| {})
+            .await
+            .expect("prepare the default again");
+        assert_eq!(core.engine_mut().unwrap().model.name(), "icnet");
+        assert_eq!(core.model_name(), "icnet-default");
         drop(core);
 
         // The CLI's steps, on an engine opened as `icnet run --conv-variant
-        // direct-16x32` opens it.
+        // direct-16x32` opens it: the default (the trained ICNet, whose
+        // models/icnet-default.safetensors holds the same tensors as the two
+        // parts), then `--model csa`.
+        let vgg_bytes = model("vgg16-imagenet.safetensors");
+        let trained = Weights::from_parts(&[(&vgg_bytes, "vgg"), (&head(), "head")]).unwrap();
         let vgg = ConvSet::from_bytes_named(
-            &model("vgg16-imagenet.safetensors"),
+            &vgg_bytes,
             "vgg",
             "the VGG16 weights",
             &icnet_engine::csa::vgg_shapes(),
         )
         .unwrap();
+        drop(vgg_bytes);
         let gpu = Gpu::new(&GpuOptions::default()).await.unwrap();
-        let opts = EngineOptions {
-            variant: ConvVariant::parse("direct-16x32"),
-            memory_budget: None,
-            ..Default::default()
-        };
-        let mut engine = Engine::with_model_async(gpu, Model::Csa(vgg), opts)
-            .await
-            .unwrap();
-        assert_eq!(engine.chunk_size(3), 3);
-        let mut prepared = Vec::new();
-        let mut sisms = Vec::new();
-        for n in names {
-            prepared.push(
-                decode_photo(&golden(&format!("{n}.webp")))
-                    .unwrap()
-                    .prepare(),
-            );
-            let (grey, w, h) = decode_sism(&golden(&format!("{n}.sism.png"))).unwrap();
-            sisms.push(sism_from_map(&grey, w, h));
-        }
-        let maps = engine
-            .run_group_async(&prepared, &sisms, None)
-            .await
-            .expect("engine run");
-        for (k, (p, map)) in prepared.iter().zip(&maps).enumerate() {
-            let png = encode_png_gray(&map_to_original(map, p.height, p.width), p.width, p.height)
-                .unwrap();
-            let got = &r.photos[k];
-            assert_eq!((got.width, got.height), (p.width, p.height));
-            assert!(
-                got.map_png == png,
-                "{}: the map differs from icnet run's",
-                got.name
-            );
-        }
+        let (want, gpu) = cli_maps(gpu, Model::Icnet(trained), 3).await;
+        assert_same_maps(&default, &want, "icnet-default");
+        let (want, _) = cli_maps(gpu, Model::Csa(vgg), 2).await;
+        assert_same_maps(&csa, &want, "csa");
     });
 }

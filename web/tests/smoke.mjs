@@ -1,27 +1,37 @@
 // Smoke test of the browser demo in headless Chromium (WebGPU on whatever
 // adapter Chromium offers; SwiftShader on a machine without a GPU).
 //
-//   web/build.sh && node web/tests/smoke.mjs [--expect DIR] [--revisit] [--maps DIR]
+//   web/build.sh && node web/tests/smoke.mjs [--expect DIR] [--expect-sisms DIR]
+//                                            [--expect-csa DIR] [--revisit] [--maps DIR]
 //                                            [--twice] [--variant V] [--weights W.safetensors]
 //
-// (web/test.sh runs it with every option, after `icnet run` on the same photos.)
+// (web/test.sh runs it with --expect, --expect-sisms, --expect-csa, --weights
+// and --revisit, after `icnet run` on the same photos.)
 //
 // Serves web/dist on 127.0.0.1 (a random port), opens the page, checks that
-// a single photo is refused in words, runs two photos of examples/windmills
-// plus a file that is not an image (left out with a message), waits for
-// body[data-state=done], counts the result maps, saves a screenshot to
-// web/test-results/smoke.png and prints the timings. --expect DIR compares
-// each map with DIR/<stem>.png, the map `icnet run` wrote for that photo
-// (same size; within 2/255 on 99% of the pixels). --revisit opens the page a
-// second time and checks that the models come from the cache; --maps DIR
-// writes the maps the page made as DIR/<stem>.png (compare them with what
-// `icnet run` writes); --twice runs the group a second time with the saliency
-// maps of the first run uploaded (U²-Netp skipped, the plan reused) and checks
-// that the maps are the same bytes; --variant V opens the page with ?variant=V (a
-// convolution variant instead of timing them); --weights W uploads ICNet
-// weights (e.g. from `icnet make-test-weights W`), then goes back to the
-// training-free model. Always: a lost device and a browser without WebGPU
-// are reported in words.
+// its model is the ICNet trained by this project (body[data-model] =
+// icnet-default) and that a single photo is refused in words, runs two photos
+// of examples/windmills plus a file that is not an image (left out with a
+// message), waits for body[data-state=done], counts the result maps, saves a
+// screenshot to web/test-results/smoke.png and prints the timings. --expect
+// DIR compares each map with DIR/<stem>.png, the map `icnet run` (its default
+// model, the same trained ICNet) wrote for that photo (same size; within 2/255
+// on 99% of the pixels); --expect-sisms DIR compares the saliency maps
+// (data-sism) in the same way with DIR/<stem>.png (`icnet run --save-sisms`);
+// --maps DIR writes the maps of the first run as DIR/<stem>.png. --twice runs
+// the group a second time with the saliency maps of the first run uploaded
+// (U²-Netp skipped, the plan reused) and checks that the maps are the same
+// bytes. --expect-csa DIR gives the saliency maps of the first run back,
+// switches the model selector to the training-free model, runs the group
+// again and compares its maps with DIR/<stem>.png (`icnet run --model csa
+// --sisms`, on the saliency maps of `icnet run --save-sisms`), and switches
+// back. --weights W refuses a junk weights file (the model stays
+// as it was), uploads ICNet weights W (e.g. from `icnet make-test-weights W`)
+// and goes back to the trained ICNet with the selector; --revisit opens the
+// page a second time and checks that the models come from the cache (no
+// model byte served) and that the default model is back; --variant V opens
+// the page with ?variant=V (a convolution variant instead of timing them).
+// Always: a lost device and a browser without WebGPU are reported in words.
 //
 // Environment: CHROMIUM (default /usr/bin/chromium), SMOKE_TIMEOUT_S (the
 // run's timeout, default 900).
@@ -41,6 +51,8 @@ const revisit = args.includes('--revisit');
 const opt = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : null);
 const mapsDir = opt('--maps') ? resolve(opt('--maps')) : null;
 const expectDir = opt('--expect') ? resolve(opt('--expect')) : null;
+const expectCsaDir = opt('--expect-csa') ? resolve(opt('--expect-csa')) : null;
+const expectSismsDir = opt('--expect-sisms') ? resolve(opt('--expect-sisms')) : null;
 const twice = args.includes('--twice');
 const weights = opt('--weights') ? resolve(opt('--weights')) : null;
 // Page option: ?variant=V (a convolution variant instead of timing them).
@@ -75,17 +87,45 @@ async function noWebGpu(url) {
   }
 }
 
+// The session's model (body[data-model]) and the header's words for it.
+const pageModel = (page) => page.evaluate(() => [document.body.dataset.model, document.getElementById('model').textContent]);
+
+// Picks `value` in the model selector and waits until the page has switched
+// and compiled the model (`model`: the session's name for it).
+async function selectModel(page, value, model) {
+  const t = Date.now();
+  await page.selectOption('#model-choice', value);
+  await page.waitForFunction((m) => (document.body.dataset.model === m
+    && ['ready', 'done'].includes(document.body.dataset.state)) || document.body.dataset.state === 'error',
+  model, { timeout: 600_000, polling: 500 });
+  if (await page.evaluate(() => document.body.dataset.state) === 'error') fail(`switching to ${model}: ${await text(page, '#error')}`);
+  console.log(`model switched to ${model} in ${((Date.now() - t) / 1000).toFixed(1)} s: ${await text(page, '#progress-text')}`);
+}
+
+// Runs the photos in #photos and waits for the maps (the model that made
+// them must be `model`).
+async function runGroup(page, label, model) {
+  const t = Date.now();
+  await page.click('#run');
+  await page.waitForFunction(() => document.body.dataset.state === 'running', null, { timeout: 10_000 }).catch(() => {});
+  const s = await waitState(page, ['done', 'error'], runTimeout);
+  if (s !== 'done') fail(`${label}: ${await text(page, '#error')}`);
+  const made = await page.evaluate(() => document.getElementById('results-box').dataset.model);
+  if (made !== model) fail(`${label}: the maps shown are from ${made}, not ${model}`);
+  console.log(`${label}: ${((Date.now() - t) / 1000).toFixed(1)} s\n` + (await text(page, '#timings')).replace(/^/gm, '  '));
+}
+
 // Compares each data-cosal-map image of the page with DIR/<stem>.png (what
 // `icnet run` wrote), decoding both in the page: same size, and at most
 // MAX_LEVELS apart on at least MIN_FRACTION of the pixels.
-async function compareWithNative(page, dir) {
-  const names = await page.evaluate(() => Array.from(document.querySelectorAll('img[data-cosal-map]'), (i) => i.dataset.cosalMap));
+async function compareWithNative(page, dir, attr = 'data-cosal-map') {
+  const names = await page.evaluate((a) => Array.from(document.querySelectorAll(`img[${a}]`), (i) => i.getAttribute(a)), attr);
   if (names.length === 0) fail('no maps to compare');
   for (const name of names) {
     const stem = name.replace(/\.[^.]*$/, '');
     let want;
     try { want = await readFile(join(dir, stem + '.png')); } catch (_) { fail(`${dir} has no ${stem}.png to compare ${name} with`); }
-    const r = await page.evaluate(async ({ name, want, maxLevels }) => {
+    const r = await page.evaluate(async ({ name, want, maxLevels, attr }) => {
       const grey = async (blob) => {
         const bmp = await createImageBitmap(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
         const c = new OffscreenCanvas(bmp.width, bmp.height);
@@ -96,7 +136,7 @@ async function compareWithNative(page, dir) {
         for (let i = 0; i < g.length; i++) g[i] = d[4 * i];
         return { w: bmp.width, h: bmp.height, g };
       };
-      const img = Array.from(document.querySelectorAll('img[data-cosal-map]')).find((i) => i.dataset.cosalMap === name);
+      const img = Array.from(document.querySelectorAll(`img[${attr}]`)).find((i) => i.getAttribute(attr) === name);
       const gotBytes = new Uint8Array(await (await fetch(img.src)).arrayBuffer());
       const got = await grey(new Blob([gotBytes], { type: 'image/png' }));
       const exp = await grey(new Blob([new Uint8Array(want)], { type: 'image/png' }));
@@ -114,7 +154,7 @@ async function compareWithNative(page, dir) {
         got: [got.w, got.h], want: [exp.w, exp.h], shown: [img.naturalWidth, img.naturalHeight],
         pixels: got.g.length, within, equal, maxDiff, sameBytes,
       };
-    }, { name, want: Array.from(want), maxLevels: MAX_LEVELS });
+    }, { name, want: Array.from(want), maxLevels: MAX_LEVELS, attr });
     if (r.got[0] !== r.want[0] || r.got[1] !== r.want[1]) fail(`${name}: the page's map is ${r.got.join('x')}, icnet run's ${r.want.join('x')}`);
     if (r.shown[0] !== r.got[0] || r.shown[1] !== r.got[1]) fail(`${name}: the <img> shows ${r.shown.join('x')}, not the map's ${r.got.join('x')}`);
     const frac = r.within / r.pixels;
@@ -123,7 +163,7 @@ async function compareWithNative(page, dir) {
       + (r.sameBytes ? ' (the same PNG bytes)' : ''));
     if (frac < MIN_FRACTION) fail(`${name}: only ${(100 * frac).toFixed(2)}% of pixels are within ${MAX_LEVELS}/255 of icnet run's map`);
   }
-  console.log(`maps match icnet run (${names.length} maps)`);
+  console.log(`${attr === 'data-sism' ? 'saliency maps' : 'maps'} match icnet run (${names.length})`);
 }
 
 async function main() {
@@ -143,8 +183,17 @@ async function main() {
     const loadS = (Date.now() - t0) / 1000;
     if (s0 !== 'ready') fail(`the page did not get ready: ${await text(page, '#error')}`);
     console.log(`page ready in ${loadS.toFixed(1)} s: ${await text(page, '#progress-text')}`);
+    // Each model file once: VGG16 serves both the trained ICNet and csa.
+    const man = JSON.parse(await readFile(join(dist, 'models', 'manifest.json'), 'utf8'));
+    const files = Object.keys(man);
+    const total = files.reduce((n, f) => n + man[f].bytes, 0);
+    console.log(`model bytes served: ${served()} (${files.join(', ')}: ${total})`);
+    if (served() !== total) fail(`the first visit was served ${served()} model bytes, not the ${total} of ${files.join(', ')} once each`);
     console.log(`adapter: ${await text(page, '#adapter')}`);
     console.log('start-up:\n' + (await text(page, '#timings')).replace(/^/gm, '  '));
+    const [m0, words0] = await pageModel(page);
+    if (m0 !== 'icnet-default' || !/trained by this project/.test(words0)) fail(`the default model is ${m0} (${words0}), not the trained ICNet`);
+    console.log(`default model: ${words0}`);
 
     // One photo: refused in words, nothing computed.
     const photos = join(root, 'examples', 'windmills');
@@ -176,36 +225,13 @@ async function main() {
     console.log(`left out, in words: "${problems.trim().replace(/\s+/g, ' ')}"`);
     if (maps.length !== 2) fail(`expected 2 maps, found ${maps.length}`);
     if (!/notes\.jpg/.test(problems)) fail('the file that is not an image was not reported');
+    const made = await page.evaluate(() => [document.getElementById('results-box').dataset.model, document.getElementById('results-model').textContent]);
+    if (made[0] !== 'icnet-default' || !/trained/.test(made[1])) fail(`the maps are said to come from ${made.join(': ')}, not the trained ICNet`);
+    console.log(`maps made by: ${made[1]}`);
     console.log('timings:\n' + (await text(page, '#timings')).replace(/^/gm, '  '));
 
     if (expectDir) await compareWithNative(page, expectDir);
-
-    if (twice) {
-      // The same group again, with the saliency maps of the first run given
-      // as uploads: U²-Netp is skipped, the plan is reused, and the maps must
-      // be the same bytes (as `icnet run --save-sisms` then `--sisms`).
-      const grab = (attr) => page.evaluate(async (a) => Promise.all(Array.from(document.querySelectorAll(`img[${a}]`), async (i) => ({
-        name: i.getAttribute(a), bytes: Array.from(new Uint8Array(await (await fetch(i.src)).arrayBuffer())),
-      }))), attr);
-      const first = await grab('data-cosal-map');
-      const sismFiles = (await grab('data-sism')).map((p) => ({
-        name: p.name.replace(/\.[^.]*$/, '') + '.png', mimeType: 'image/png', buffer: Buffer.from(p.bytes),
-      }));
-      await page.evaluate(() => { document.getElementById('options').open = true; });
-      await page.setInputFiles('#sisms', sismFiles);
-      const t = Date.now();
-      await page.click('#run');
-      await page.waitForFunction(() => document.body.dataset.state === 'running', null, { timeout: 10_000 }).catch(() => {});
-      const s = await waitState(page, ['done', 'error'], runTimeout);
-      if (s !== 'done') fail(`second run: ${await text(page, '#error')}`);
-      console.log(`second run (saliency maps given): ${((Date.now() - t) / 1000).toFixed(1)} s\n` + (await text(page, '#timings')).replace(/^/gm, '  '));
-      const again = await grab('data-cosal-map');
-      for (const m of first) {
-        const b = again.find((x) => x.name === m.name);
-        if (!b || Buffer.compare(Buffer.from(b.bytes), Buffer.from(m.bytes)) !== 0) fail(`${m.name}: the map changed when its saliency map was given back`);
-      }
-      console.log('maps identical with the saliency maps given back');
-    }
+    if (expectSismsDir) await compareWithNative(page, expectSismsDir, 'data-sism');
 
     if (mapsDir) {
       await mkdir(mapsDir, { recursive: true });
@@ -219,23 +245,67 @@ async function main() {
       console.log(`maps written to ${mapsDir}`);
     }
 
+    // The saliency maps of the first run, given as uploads: the next runs
+    // skip U²-Netp (as `icnet run --save-sisms` then `--sisms`).
+    const grab = (attr) => page.evaluate(async (a) => Promise.all(Array.from(document.querySelectorAll(`img[${a}]`), async (i) => ({
+      name: i.getAttribute(a), bytes: Array.from(new Uint8Array(await (await fetch(i.src)).arrayBuffer())),
+    }))), attr);
+    const giveSismsBack = async () => {
+      const sismFiles = (await grab('data-sism')).map((p) => ({
+        name: p.name.replace(/\.[^.]*$/, '') + '.png', mimeType: 'image/png', buffer: Buffer.from(p.bytes),
+      }));
+      await page.evaluate(() => { document.getElementById('options').open = true; });
+      await page.setInputFiles('#sisms', sismFiles);
+    };
+
+    if (twice) {
+      // The same group again with its saliency maps given: the plan is
+      // reused, and the maps must be the same bytes.
+      const first = await grab('data-cosal-map');
+      await giveSismsBack();
+      await runGroup(page, 'second run (saliency maps given)', 'icnet-default');
+      const again = await grab('data-cosal-map');
+      for (const m of first) {
+        const b = again.find((x) => x.name === m.name);
+        if (!b || Buffer.compare(Buffer.from(b.bytes), Buffer.from(m.bytes)) !== 0) fail(`${m.name}: the map changed when its saliency map was given back`);
+      }
+      console.log('maps identical with the saliency maps given back');
+    }
+
+    if (expectCsaDir) {
+      // The training-free model on the same photos, with the saliency maps of
+      // the first run given back (U²-Netp skipped; compared with `icnet run
+      // --model csa --sisms` on the CLI's own saliency maps, which
+      // --expect-sisms compares with the page's).
+      if (!twice) await giveSismsBack();
+      await selectModel(page, 'csa', 'csa');
+      await runGroup(page, 'training-free model (csa), saliency maps given', 'csa');
+      const given = await page.evaluate(() => Array.from(document.querySelectorAll('img[data-sism]'), (i) => i.title));
+      if (!given.every((t) => /you gave/.test(t))) fail(`the csa run did not use the saliency maps given: ${given.join(', ')}`);
+      await compareWithNative(page, expectCsaDir);
+      await selectModel(page, 'icnet-default', 'icnet-default');
+    }
+
     if (weights) {
       // Trained ICNet weights: a file that is not one is refused in words and
       // the page stays usable; a real one switches the model, and back.
       await page.evaluate(() => { document.getElementById('options').open = true; });
+      const [before] = await pageModel(page);
       await page.setInputFiles('#weights', { name: 'junk.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('junk') });
       await waitState(page, ['error'], 60_000);
       const e = await text(page, '#error');
       if (!/junk\.safetensors/.test(e)) fail(`bad weights were not reported clearly: ${e}`);
-      console.log(`bad weights refused: "${e.trim()}"`);
+      const [after] = await pageModel(page);
+      if (after !== before) fail(`bad weights changed the model from ${before} to ${after}`);
+      console.log(`bad weights refused: "${e.trim()}" (model still ${after})`);
       await page.setInputFiles('#weights', weights);
-      const s = await waitState(page, ['ready', 'done', 'error'], 600_000);
-      const m = await text(page, '#model');
-      if (s === 'error' || !/ICNet/.test(m)) fail(`ICNet weights were not taken: ${await text(page, '#error')}`);
+      await page.waitForFunction(() => (document.body.dataset.model === 'icnet-own'
+        && ['ready', 'done'].includes(document.body.dataset.state)) || document.body.dataset.state === 'error',
+      null, { timeout: 600_000, polling: 500 });
+      const [m, words] = await pageModel(page);
+      if (m !== 'icnet-own' || !/your weights/.test(words)) fail(`ICNet weights were not taken: ${await text(page, '#error')}`);
       console.log(`ICNet weights taken: ${await text(page, '#progress-text')}`);
-      await page.click('#csa');
-      await page.waitForFunction(() => /training-free/.test(document.getElementById('model').textContent)
-        && ['ready', 'done'].includes(document.body.dataset.state), null, { timeout: 600_000 });
+      await selectModel(page, 'icnet-default', 'icnet-default');
       console.log(`back to: ${await text(page, '#model')}`);
     }
 
@@ -249,6 +319,8 @@ async function main() {
       console.log(`second visit: ready in ${((Date.now() - t2) / 1000).toFixed(1)} s (${note}); model bytes served: ${served() - before}`);
       if (s3 !== 'ready') fail(`second visit: ${await text(page, '#error')}`);
       if (served() !== before || !/cache/.test(note)) fail('second visit downloaded the models again');
+      const [m] = await pageModel(page);
+      if (m !== 'icnet-default') fail(`second visit: the model is ${m}, not the trained ICNet`);
     }
     // A lost device: reported in words, in the page.
     await page.evaluate(() => window.icnetTest.loseDevice());

@@ -3,17 +3,23 @@
 // WebGPU); this file handles files, model downloads, progress and display.
 //
 // For tests: document.body.dataset.state is idle | loading | ready | running
-// | done | error, and every result map is an <img data-cosal-map="<file name>">
-// holding the 8-bit map at the photo's size (the PNG `icnet run` writes); its
-// saliency map is <img data-sism="<file name>"> (what --save-sisms writes).
+// | done | error, document.body.dataset.model the session's model
+// (icnet-default | icnet-own | csa, set once it is loaded), and every result
+// map is an <img data-cosal-map="<file name>"> holding the 8-bit map at the
+// photo's size (the PNG `icnet run` writes); its saliency map is
+// <img data-sism="<file name>"> (what --save-sisms writes); #results-box's
+// data-model names the model that made the maps shown.
 
 import init, { Session, last_panic, group_limits } from './pkg/icnet_web.js';
 
-// In download order: U²-Netp (4.6 MB) first, so that it compiles while
-// VGG16 (59 MB) downloads.
+// In download order: U²-Netp (4.5 MB) first, so that it compiles while
+// VGG16 (59 MB) and the head of the ICNet trained by this project (15 MB)
+// download. VGG16 serves both the trained ICNet (the default) and the
+// training-free model.
 const U2NETP = 'u2netp.safetensors';
 const VGG = 'vgg16-imagenet.safetensors';
-const MODELS = [U2NETP, VGG];
+const HEAD = 'icnet-head.safetensors';
+const MODELS = [U2NETP, VGG, HEAD];
 // Bump when the way models are stored changes; a new model file (its sha256
 // is in models/manifest.json) gets a new cache key by itself.
 const CACHE_NAME = 'icnet-models-v1';
@@ -29,7 +35,8 @@ let results = [];         // [{name, stem, map: Uint8Array}]
 let busy = false;
 let ready = false;
 let urls = [];            // result object URLs, revoked on the next run
-let model = 'csa';        // the session's model: csa | icnet
+let model = 'icnet-default'; // the session's model: icnet-default | icnet-own | csa
+let ownName = null;       // the file of the user's ICNet weights, while in use
 const info = { adapter: '', load: null, prepare: null, run: null };
 
 // ---------------------------------------------------------------- state, errors, progress
@@ -135,12 +142,13 @@ function loadModels() {
   const ctx = manifest().then(openCache);
   const u2 = ctx.then((c) => loadModel(c, U2NETP));
   const vgg = u2.then(() => ctx).then((c) => loadModel(c, VGG));
-  const done = Promise.all([ctx, vgg]).then(([c]) => {
+  const head = vgg.then(() => ctx).then((c) => loadModel(c, HEAD));
+  const done = Promise.all([ctx, head]).then(([c]) => {
     info.load = { bytes: c.got, seconds: (performance.now() - c.t0) / 1000, cached: c.fromNet === 0 };
     downloadNote = '';
   });
-  for (const p of [u2, vgg, done]) p.catch(() => {}); // reported where awaited
-  return { [U2NETP]: u2, [VGG]: vgg, done };
+  for (const p of [u2, vgg, head, done]) p.catch(() => {}); // reported where awaited
+  return { [U2NETP]: u2, [VGG]: vgg, [HEAD]: head, done };
 }
 
 async function openCache(man) {
@@ -254,7 +262,7 @@ async function start() {
   $('adapter').textContent = info.adapter;
   $('adapter').title = `wgpu: ${session.adapter()}`;
   // U²-Netp first: the convolution variants are timed and U²-Netp compiles
-  // while VGG16 is still downloading.
+  // while VGG16 and the head are still downloading.
   const t0 = performance.now();
   const u2 = await models[U2NETP];
   await exclusive(async () => session.load_u2netp(u2));
@@ -262,10 +270,15 @@ async function start() {
   const early = await exclusive(() => session.prepare_saliency(stageProgress));
   lastStage = null;
   const vgg = await models[VGG];
+  const head = await models[HEAD];
   await models.done;
-  progress('reading the VGG16 weights', 1);
-  await exclusive(async () => session.load_vgg(vgg));
+  progress('reading the VGG16 weights and the trained ICNet', 1);
+  await exclusive(async () => {
+    session.load_vgg_and_head(vgg, head);
+    model = session.model();
+  });
   delete models[VGG];
+  delete models[HEAD];
   await prepare();
   // The whole start-up's compilation, with what prepare_saliency did.
   Object.assign(info.prepare, {
@@ -281,6 +294,7 @@ async function start() {
   progress(info.load.cached ? 'ready (models from cache)' : 'ready', 1);
   ready = true;
   setState('ready');
+  showModel();
   updateButtons();
   renderTimings();
 }
@@ -289,7 +303,29 @@ async function start() {
 async function prepare() {
   const t0 = performance.now();
   const r = await exclusive(() => session.prepare(stageProgress));
-  info.prepare = { ...r, seconds: (performance.now() - t0) / 1000, remembered: info.prepare?.remembered };
+  info.prepare = {
+    ...r, seconds: (performance.now() - t0) / 1000, remembered: info.prepare?.remembered, model: modelWords(),
+  };
+}
+
+// A model name of the session in words (own weights: the file's name).
+function modelWords(name = model, file = ownName) {
+  switch (name) {
+    case 'icnet-default': return 'ICNet, trained by this project';
+    case 'icnet-own': return `ICNet with your weights${file ? ` (${file})` : ''}`;
+    case 'csa': return 'training-free (csa: VGG16 + ICNet correlation)';
+    default: return name;
+  }
+}
+
+// The session's model in the header, the selector and body[data-model].
+function showModel() {
+  $('model').textContent = modelWords();
+  document.body.dataset.model = model;
+  const sel = $('model-choice');
+  sel.value = model === 'icnet-own' ? 'own' : model;
+  sel.querySelector('option[value=own]').textContent = model === 'icnet-own' && ownName
+    ? `Own ICNet weights: ${ownName}` : 'Own ICNet weights…';
 }
 
 // ---------------------------------------------------------------- photos
@@ -349,8 +385,9 @@ function updateButtons() {
   $('run').disabled = !ready || busy || photos.length === 0;
   $('clear').disabled = busy || photos.length === 0;
   $('download-all').disabled = busy || results.length === 0;
-  $('csa').disabled = busy || !ready || model !== 'icnet';
-  for (const id of ['photos', 'sisms', 'weights', 'clear-sisms']) $(id).disabled = busy;
+  $('model-choice').disabled = busy || !ready;
+  $('weights').disabled = busy || !ready;
+  for (const id of ['photos', 'sisms', 'clear-sisms']) $(id).disabled = busy;
 }
 
 // ---------------------------------------------------------------- run
@@ -379,6 +416,7 @@ async function run() {
       ? await Promise.all(given.map(async (f) => (f ? new Uint8Array(await f.arrayBuffer()) : null)))
       : null;
     r = await exclusive(() => session.run(list, sismBytes, stageProgress));
+    r.modelWords = modelWords(r.model);
   } catch (e) {
     busy = false;
     progressStarted = 0;
@@ -413,6 +451,8 @@ function showResults(r) {
   results = [];
   const box = $('results');
   box.replaceChildren();
+  $('results-box').dataset.model = r.model;
+  $('results-model').textContent = r.modelWords;
   for (const p of r.photos) {
     const src = photos.find((q) => q.file.name === p.name);
     const mapUrl = URL.createObjectURL(new Blob([p.map], { type: 'image/png' }));
@@ -499,8 +539,9 @@ function renderTimings() {
     const p = info.prepare;
     const compile = (p.tune_s || 0) + (p.u2netp_s || 0) + (p.cosal_s || 0);
     rows.push(['compiling', `${secs(compile)} (` + (p.tune_s ? `convolution timing ${secs(p.tune_s)}, ` : '')
-      + `U²-Netp ${secs(p.u2netp_s)}, co-saliency model ${secs(p.cosal_s)})`
-      + (p.overlapped ? '; U²-Netp while VGG16 downloaded' : '')]);
+      + `U²-Netp ${secs(p.u2netp_s)}, co-saliency model ${secs(p.cosal_s)}`
+      + (p.model ? ` for ${p.model})` : ')')
+      + (p.overlapped ? '; U²-Netp while VGG16 and the ICNet head downloaded' : '')]);
     if (info.startup_s) rows.push(['page ready after', secs(info.startup_s)]);
     const tuning = Array.from(p.tuning || [])
       .map((t) => `${t.variant} ${t.ms.toFixed(0)} ms, compiled in ${t.compile_ms.toFixed(0)} ms`).join('; ');
@@ -511,7 +552,7 @@ function renderTimings() {
   if (r && !r.error) {
     const t = r.timings;
     const n = r.photos.length;
-    rows.push(['model', r.model === 'icnet' ? 'ICNet (your weights)' : 'training-free (VGG16 + ICNet correlation)']);
+    rows.push(['model', r.modelWords]);
     rows.push(['reading photos', secs(t.check_s)]);
     rows.push(['saliency maps (U²-Netp)', secs(t.saliency_s)]);
     rows.push(['plan compilation and upload', secs(t.setup_s)]);
@@ -532,7 +573,6 @@ function renderTimings() {
     table.append(tr);
   }
   $('timings-box').hidden = rows.length === 0;
-  $('model').textContent = model === 'icnet' ? 'ICNet (your weights)' : 'training-free (VGG16 + ICNet correlation)';
 }
 
 // ---------------------------------------------------------------- downloads
@@ -613,7 +653,10 @@ function downloadAll() {
 
 // ---------------------------------------------------------------- wiring
 
-async function setWeights(file) {
+// Switches the session's model: to the user's ICNet weights (`file`), or to
+// `name` (icnet-default | csa), then compiles its plan. Bad weights leave the
+// model as it was, with the reason in #error.
+async function changeModel({ file = null, name = null }) {
   clearError();
   busy = true;
   updateButtons();
@@ -621,25 +664,29 @@ async function setWeights(file) {
   setState('loading');
   progressStarted = performance.now();
   try {
-    progress(file ? `reading ${file.name}` : 'switching to the training-free model', 0);
+    progress(file ? `reading ${file.name}` : `switching to ${modelWords(name, null)}`, 0);
     const bytes = file ? new Uint8Array(await file.arrayBuffer()) : null;
     await exclusive(async () => {
-      session.set_icnet_weights(bytes, file ? file.name : null);
+      if (file) session.set_icnet_weights(bytes, file.name);
+      else session.set_model(name);
       model = session.model();
+      ownName = file ? file.name : null;
     });
+    showModel();
     await prepare();
     progressStarted = 0;
-    progress(file ? `ready: ICNet with ${file.name}` : 'ready: training-free model', 1);
+    progress(`ready: ${modelWords()}`, 1);
     setState(before === 'done' ? 'done' : 'ready');
   } catch (e) {
     showError(words(e));
     progressStarted = 0;
-    progress('ready (model unchanged)', 1);
+    progress(`ready (model unchanged: ${modelWords()})`, 1);
     setState('error');
   }
   progressStarted = 0;
   $('weights').value = '';
   busy = false;
+  showModel();
   renderTimings();
   updateButtons();
 }
@@ -673,9 +720,19 @@ function wire() {
   $('clear-sisms').addEventListener('click', () => { sisms = new Map(); renderThumbs(); });
   $('weights').addEventListener('change', (e) => {
     const f = e.target.files[0];
-    if (f) setWeights(f);
+    if (f) changeModel({ file: f });
   });
-  $('csa').addEventListener('click', () => setWeights(null));
+  // Closing the file chooser without a file: the selector shows the model in use.
+  $('weights').addEventListener('cancel', () => showModel());
+  $('model-choice').addEventListener('change', (e) => {
+    const v = e.target.value;
+    if (v === 'own') {
+      $('options').open = true;
+      $('weights').click();
+    } else if (v !== model) {
+      changeModel({ name: v });
+    }
+  });
 }
 
 // For tests of the error handling: lose the device on purpose.
