@@ -173,8 +173,6 @@ class FeatureCache:
         self.has_flips = bool(manifest.get("flip"))
 
     def batch(self, group, stems, flips, aug=None):
-        if aug is not None:
-            raise SystemExit("--augment needs images, not cached features: train from a pack (train/pack.py)")
         fs, ss, ms = [], [], []
         for stem, fl in zip(stems, flips):
             f, s, m = features.load_entry(features.cache_path(self.cache, group, stem, fl))
@@ -400,6 +398,8 @@ def main(argv=None):
     model = build_model(args.vgg).to(device)
     model.train()
     source = open_source(args.source, model, device)
+    if args.augment and not isinstance(source, ImagePack):
+        raise SystemExit("--augment needs images, not cached features: train from a pack (train/pack.py)")
     if args.flip and not source.has_flips:
         raise SystemExit("the cache has no flipped copies (made with --no-flip): pass --no-flip")
     train_groups, val_groups = split_validation(source.train, args.val_groups.split(","))

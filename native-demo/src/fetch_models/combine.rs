@@ -50,7 +50,7 @@ pub fn ensure(vgg: &Path, head: &Path, out: &Path, force: bool) -> Result<String
         std::fs::read(head).map_err(|e| format!("could not read {}: {e}", head.display()))?;
     let vgg_bytes =
         std::fs::read(vgg).map_err(|e| format!("could not read {}: {e}", vgg.display()))?;
-    let metadata = metadata(&vgg_bytes, &head_bytes)?;
+    let metadata = metadata(&vgg_bytes, &head_bytes, &head.display().to_string())?;
     if !force && up_to_date(out, &metadata) {
         return Ok(format!("{}: up to date", out.display()));
     }
@@ -69,7 +69,7 @@ pub fn ensure(vgg: &Path, head: &Path, out: &Path, force: bool) -> Result<String
 
 /// The combined file's metadata: the normalisation both parts share, what it
 /// is made of (with the head's hash) and the licences.
-fn metadata(vgg: &[u8], head: &[u8]) -> Result<BTreeMap<String, String>, String> {
+fn metadata(vgg: &[u8], head: &[u8], head_name: &str) -> Result<BTreeMap<String, String>, String> {
     let tag = |bytes: &[u8], name: &str| -> Result<Option<String>, String> {
         let (_, header) = SafeTensors::read_metadata(bytes)
             .map_err(|e| format!("{name} is not a valid safetensors file ({e})"))?;
@@ -79,7 +79,7 @@ fn metadata(vgg: &[u8], head: &[u8]) -> Result<BTreeMap<String, String>, String>
             .and_then(|m| m.get(PREPROCESS_KEY).cloned()))
     };
     let preprocess = tag(vgg, VGG16_FILE)?
-        .or(tag(head, "the ICNet head")?)
+        .or(tag(head, head_name)?)
         .unwrap_or_else(|| "imagenet".into());
     Ok([
         ("icnet.model", "icnet-default".to_string()),
@@ -105,10 +105,9 @@ fn metadata(vgg: &[u8], head: &[u8]) -> Result<BTreeMap<String, String>, String>
 /// engine's sentence rather than later in `icnet run`.
 fn join(vgg: &[u8], head: &[u8], metadata: &BTreeMap<String, String>) -> Result<Vec<u8>, String> {
     Weights::from_parts(&[(vgg, VGG16_FILE), (head, HEAD_IN_TREE)]).map_err(text::clause)?;
-    let parts = [vgg, head]
-        .map(|b| SafeTensors::deserialize(b).map_err(|e| format!("invalid safetensors ({e})")));
-    let [vgg, head] = parts;
-    let (vgg, head) = (vgg?, head?);
+    // Both parse: from_parts just checked them.
+    let parse = |b| SafeTensors::deserialize(b).map_err(|e| format!("invalid safetensors ({e})"));
+    let (vgg, head) = (parse(vgg)?, parse(head)?);
     let mut tensors = Vec::with_capacity(STATE_DICT.len());
     for (name, _) in STATE_DICT {
         let view = vgg
