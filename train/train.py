@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Train ICNet's head (everything but the frozen VGG16) on cached features or on an image pack.
+"""Train ICNet's head (everything but the frozen VGG16) on online composites, cached features or an image pack.
 
+    python3 train/train.py POOLS CKPT_DIR --online ...   # fresh composites every step (train/compose.py)
     python3 train/features.py DATA CACHE                 # CPU path: VGG16 features once
     python3 train/train.py CACHE CKPT_DIR [--epochs 20 --lr 1e-4 ...]
     python3 train/pack.py DATA PACK                      # any device: VGG16 on every batch
@@ -29,6 +30,15 @@ Recipe (SPEC §7, official train.py/solver.py/loss.py, with the departures marke
   only, on the held-out groups: eval mode (running BN statistics), each group as ONE batch (as
   at inference), cosal_map_1 against the 224x224 mask: max F (as icnet eval), MAE, binary IoU
   (pred > 0.5) and soft IoU. best.pt keeps the epoch with the best validation max F.
+
+Online (--online, the recipe of the shipped head): SOURCE is the artwork pools folder of
+train/artwork.py; every batch is one new group made by train/compose.py (a category of the
+training split, 4..--batch-size composites, each with a simulated SISM or, with probability
+--real-sism-p, a real U²-Netp / full U²-Net map), seeded by (seed, epoch, index), so --resume
+stays exact. An epoch is --groups-per-epoch groups. Validation: fixed groups of the validation
+categories with real U²-Netp SISMs (CKPT_DIR/val_groups.npz); best.pt maximises max F - MAE
+(MAE as icnet eval computes it, on the min-max normalised map). --init-head starts from a
+shipped head; --bf16 runs the training steps under bfloat16 autocast (CPU).
 
 Checkpoints (CKPT_DIR): last.pt (model + optimizer + epoch + batch position + RNG states + step),
 written every --ckpt-minutes, at the end of the last epoch and on Ctrl-C / SIGTERM (the running step
@@ -239,7 +249,119 @@ def augment(rgb, sism, mask, gen):
     return rgb.clamp(0, 255).round(), sism, mask
 
 
-def open_source(path, model, device):
+class OnlineSource:
+    """Fresh composites at every step (train/compose.py): an epoch is --groups-per-epoch groups,
+    their categories taken in turn from a seeded permutation of all training categories (a new
+    permutation per pass), each group a pure function of (seed, epoch, index), so --resume is
+    exact. Validation: fixed groups of the validation categories (never targets in training)
+    with real U²-Netp SISMs, made once and kept in CKPT_DIR/val_groups.npz. Held-out (logged
+    only): the committed tests/heldout groups (real photos, the SISMs training used)."""
+
+    def __init__(self, args, vgg, device):
+        import compose
+        self.args, self.vgg, self.device = args, vgg, device
+        self.pools = compose.Pools(args.source, args.photos, args.photo_cache)
+        nets = []
+        if args.real_sism_p > 0:
+            import make_dataset as md
+            nets.append(("u2netp", md.U2Netp(os.path.join(compose.ROOT, "models", "u2netp.safetensors")), 1.0))
+            full = args.u2net
+            if args.u2net_share > 0:
+                if not os.path.exists(full):
+                    raise SystemExit(f"--u2net-share: {full} not found (icnet fetch-models)")
+                nets.append(("u2net", md.U2Netp(full), args.u2net_share))
+                nets[0] = ("u2netp", nets[0][1], 1.0 - args.u2net_share)
+        self.comp = compose.Compositor(self.pools, nets, args.real_sism_p)
+        self.cats = self.pools.categories("train")
+        self.has_flips = True
+        self.train = {c: self.pools.items[c] for c in self.cats}
+        self.val_cache = {}
+        self.fixed_groups = set()
+        self.val_arrays = {}
+        self.val = self._validation_groups(args, nets)
+        self.heldout = self._committed_heldout()
+
+    def _validation_groups(self, args, nets):
+        path = os.path.join(args.ckpt_dir, "val_groups.npz")
+        if not os.path.exists(path):
+            import compose
+            comp = compose.Compositor(self.pools, nets[:1], 1.0 if nets else 0.0)
+            arrays = {}
+            for i, c in enumerate(self.pools.categories("val")):
+                rgb, sism, mask, _ = comp.group(c, 5, [args.seed, 777, i], "train")
+                arrays[c + "/rgb"], arrays[c + "/sism"], arrays[c + "/mask"] = rgb, sism, mask
+                print(f"validation group {i + 1}: {c}", flush=True)
+            tmp = path + ".tmp.npz"
+            np.savez_compressed(tmp, **arrays)
+            os.replace(tmp, path)
+        z = np.load(path)
+        groups = {}
+        for k in z.files:
+            c, what = k.rsplit("/", 1)
+            self.val_arrays[(c, what)] = z[k]
+            groups.setdefault(c, [str(i) for i in range(len(z[k]))])
+        return groups
+
+    def _committed_heldout(self):
+        root = os.path.join(HERE, "..", "tests", "heldout")
+        groups = {}
+        for g in sorted(os.listdir(os.path.join(root, "images"))):
+            d = os.path.join(root, "images", g)
+            if not os.path.isdir(d):
+                continue
+            stems = sorted(f[:-4] for f in os.listdir(d) if f.endswith(".png"))
+            rgb = np.stack([features.load_photo_224(os.path.join(d, s + ".png")) for s in stems])
+            sism = np.stack([features.load_grey_224(os.path.join(root, "sisms", g, s + ".png")) for s in stems])
+            mask = np.stack([features.load_grey_224(os.path.join(root, "masks", g, s + ".png")) for s in stems])
+            self.val_arrays[(g, "rgb")], self.val_arrays[(g, "sism")], self.val_arrays[(g, "mask")] = rgb, sism, mask
+            groups[g] = [str(i) for i in range(len(stems))]
+        return groups
+
+    def plan(self, epoch, seed, batch_size, flip):
+        g_per = self.args.groups_per_epoch
+        out = []
+        for i in range(g_per):
+            j = (epoch - 1) * g_per + i
+            cycle, k = divmod(j, len(self.cats))
+            cat = self.cats[int(np.random.default_rng([seed, 31337, cycle]).permutation(len(self.cats))[k])]
+            rng = np.random.default_rng([seed, epoch, i])
+            n = int(rng.integers(self.args.group_min, batch_size + 1))
+            flips = (rng.random(n) < 0.5).tolist() if flip else [False] * n
+            out.append((f"{cat}@{epoch}.{i}", [str(x) for x in range(n)], flips))
+        return out
+
+    def batch(self, group, stems, flips, aug=None):
+        key = (group, tuple(stems), tuple(flips))
+        if aug is None and key in self.val_cache:
+            return self.val_cache[key]
+        if "@" in group:
+            cat, ei = group.rsplit("@", 1)
+            epoch, i = (int(x) for x in ei.split("."))
+            rgb, sism, mask, _ = self.comp.group(cat, len(stems), [self.args.seed, epoch, i, 1], "train")
+            idx = list(range(len(rgb)))
+        else:
+            rgb, sism, mask = (self.val_arrays[(group, w)] for w in ("rgb", "sism", "mask"))
+            idx = [int(s) for s in stems]
+        flips = flips[:len(idx)]
+        rgb = torch.from_numpy(np.ascontiguousarray(rgb[idx])).to(self.device).permute(0, 3, 1, 2).float()
+        sism = torch.from_numpy(np.ascontiguousarray(sism[idx])).to(self.device)[:, None].float() / 255.0
+        mask = torch.from_numpy(np.ascontiguousarray(mask[idx])).to(self.device)[:, None].float() / 255.0
+        flip = torch.tensor(flips, device=self.device).view(-1, 1, 1, 1)
+        rgb, sism, mask = (torch.where(flip, t.flip(3), t) for t in (rgb, sism, mask))
+        if aug is not None:
+            rgb, sism, mask = augment(rgb, sism, mask, aug)
+        bgr = rgb.flip(1) - torch.tensor(features.CAFFE_BGR_MEAN, device=self.device).view(1, 3, 1, 1)
+        with torch.no_grad(), torch.autocast(self.device.type, dtype=torch.bfloat16,
+                                             enabled=self.args.bf16 and "@" in group):
+            feats = features.vgg_features(self.vgg, bgr)
+        if aug is None and "@" not in group:
+            self.val_cache[key] = (feats, sism, mask)
+        return feats, sism, mask
+
+
+def open_source(path, model, device, args=None):
+    if args is not None and args.online:
+        return OnlineSource(args, model.vgg, device)
     if os.path.exists(os.path.join(path, "index.json")):
         return ImagePack(path, model.vgg, device)
     if os.path.exists(os.path.join(path, "manifest.json")):
@@ -288,7 +410,7 @@ def validate(model, source, groups, max_group=None):
     MAE, binary IoU at 0.5 and soft IoU; mean over images."""
     was_training = model.training
     model.eval()
-    maes, ious, sious, curves = [], [], [], []
+    maes, raw_maes, ious, sious, curves = [], [], [], [], []
     per_group = {}
     for g in sorted(groups):
         stems = list(groups[g])[:max_group] if max_group else list(groups[g])
@@ -296,7 +418,12 @@ def validate(model, source, groups, max_group=None):
             continue
         feats, sism, mask = source.batch(g, stems, [False] * len(stems))
         pred = model.head(feats, sism)[-1]
-        mae = (pred - mask).abs().mean(dim=(1, 2, 3))
+        raw_mae = (pred - mask).abs().mean(dim=(1, 2, 3))
+        # MAE as icnet eval (pysodmetrics) scores it: the map min-max normalised per image
+        lo = pred.amin(dim=(1, 2, 3), keepdim=True)
+        hi = pred.amax(dim=(1, 2, 3), keepdim=True)
+        norm = torch.where(hi > lo, (pred - lo) / (hi - lo).clamp(min=1e-12), pred)
+        mae = (norm - mask).abs().mean(dim=(1, 2, 3))
         pb, gb = pred > 0.5, mask > 0.5
         inter = (pb & gb).sum(dim=(1, 2, 3)).float()
         union = (pb | gb).sum(dim=(1, 2, 3)).float()
@@ -304,6 +431,7 @@ def validate(model, source, groups, max_group=None):
         siou = torch.minimum(pred, mask).sum(dim=(1, 2, 3)) / torch.maximum(pred, mask).sum(dim=(1, 2, 3)).clamp(min=1e-12)
         curve = max_f_curve(pred, mask)
         maes += mae.tolist()
+        raw_maes += raw_mae.tolist()
         ious += iou.tolist()
         sious += siou.tolist()
         curves.append(curve)
@@ -312,6 +440,7 @@ def validate(model, source, groups, max_group=None):
     if not maes:
         return None
     return {"max_f": float(torch.cat(curves).mean(0).max()), "mae": float(np.mean(maes)),
+            "raw_mae": float(np.mean(raw_maes)),
             "iou": float(np.mean(ious)), "soft_iou": float(np.mean(sious)), "images": len(maes),
             "groups": per_group}
 
@@ -328,6 +457,27 @@ def split_validation(train_groups, prefixes):
     return train, val
 
 
+def selection_score(m):
+    """What best.pt maximises: max F minus MAE. Max F alone chose heads whose maps rank the
+    object first but leave the background grey (MAE 0.19 on the held-out groups); a mask needs
+    both."""
+    return m["max_f"] - m["mae"]
+
+
+def load_head(model, path, log):
+    """Warm start: every trained (non-VGG) tensor from a head file (train/export.py's format,
+    official names); anything missing or extra is an error."""
+    from safetensors.torch import load_file
+    t = load_file(path)
+    own = model.trained_state_dict()
+    missing = sorted(set(own) - set(t))
+    extra = sorted(set(t) - set(own))
+    if extra or [k for k in missing if not k.endswith("num_batches_tracked")]:
+        raise SystemExit(f"--init-head {path}: tensors do not match (missing {missing[:3]}, extra {extra[:3]})")
+    model.load_state_dict({k: v.to(own[k].dtype) for k, v in t.items()}, strict=False)
+    log(f"initialised the head from {path} ({len(t)} tensors)")
+
+
 def atomic_save(obj, path):
     tmp = path + ".tmp"
     torch.save(obj, tmp)
@@ -335,8 +485,11 @@ def atomic_save(obj, path):
 
 
 def recipe(args):
-    return {k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "schedule", "warmup_steps",
-                                          "lr_final_ratio", "weight_decay", "seed", "flip", "augment", "val_groups")}
+    keys = ["epochs", "batch_size", "lr", "schedule", "warmup_steps", "lr_final_ratio", "weight_decay",
+            "seed", "flip", "augment", "val_groups"]
+    if args.online:
+        keys += ["online", "groups_per_epoch", "group_min", "real_sism_p", "u2net_share", "init_head", "bf16"]
+    return {k: getattr(args, k) for k in keys}
 
 
 class Logger:
@@ -386,7 +539,27 @@ def main(argv=None):
     ap.add_argument("--val-max-group", type=int, default=0, help="use at most K images per validation group (0: all)")
     ap.add_argument("--stop-after-steps", type=int, default=0,
                     help="save and stop after this many optimiser steps in total (testing resume)")
+    ap.add_argument("--online", action="store_true",
+                    help="SOURCE is the artwork pools folder (train/artwork.py): composites are made on the fly "
+                         "(train/compose.py)")
+    ap.add_argument("--photos", default=os.path.join(HERE, "..", "..", "shared", "data", "photos"),
+                    help="--online: the shared photos (cut-outs and backgrounds)")
+    ap.add_argument("--photo-cache", default=None, help="--online: cache of the photos' U²-Netp maps (default CKPT_DIR/photo_sisms)")
+    ap.add_argument("--groups-per-epoch", type=int, default=60, help="--online: groups per epoch")
+    ap.add_argument("--group-min", type=int, default=4, help="--online: smallest group (largest: --batch-size)")
+    ap.add_argument("--real-sism-p", type=float, default=0.2,
+                    help="--online: share of composites whose SISM is a real U²-Netp map (the rest simulated)")
+    ap.add_argument("--u2net-share", type=float, default=0.0,
+                    help="--online: share of the real SISMs that come from the full U²-Net (models/u2net.safetensors)")
+    ap.add_argument("--bf16", action="store_true",
+                    help="training steps (VGG16 and the head's forward) under bfloat16 autocast: 2-3x faster on "
+                         "CPUs with AVX-512 BF16; weights, optimiser and validation stay float32")
+    ap.add_argument("--u2net", default=os.path.join("models", "u2net.safetensors"),
+                    help="--online: the full U²-Net weights (BatchNorm folded, as icnet fetch-models writes them)")
+    ap.add_argument("--init-head", default="", help="start from this head (.safetensors, train/export.py)")
     args = ap.parse_args(argv)
+    if args.online and not args.photo_cache:
+        args.photo_cache = os.path.join(args.ckpt_dir, "photo_sisms")
 
     torch.set_num_threads(args.threads)
     os.makedirs(args.ckpt_dir, exist_ok=True)
@@ -397,12 +570,18 @@ def main(argv=None):
     torch.manual_seed(args.seed)
     model = build_model(args.vgg).to(device)
     model.train()
-    source = open_source(args.source, model, device)
-    if args.augment and not isinstance(source, ImagePack):
+    if args.init_head:
+        load_head(model, args.init_head, log)
+    source = open_source(args.source, model, device, args)
+    if args.augment and not isinstance(source, (ImagePack, OnlineSource)):
         raise SystemExit("--augment needs images, not cached features: train from a pack (train/pack.py)")
     if args.flip and not source.has_flips:
         raise SystemExit("the cache has no flipped copies (made with --no-flip): pass --no-flip")
-    train_groups, val_groups = split_validation(source.train, args.val_groups.split(","))
+    if isinstance(source, OnlineSource):
+        train_groups, val_groups = source.train, source.val
+        log(f"pools: {json.dumps(source.pools.summary())}")
+    else:
+        train_groups, val_groups = split_validation(source.train, args.val_groups.split(","))
     heldout = source.heldout
     if hasattr(source, "fixed_groups"):
         source.fixed_groups |= set(val_groups)
@@ -428,7 +607,12 @@ def main(argv=None):
     elif os.path.exists(last):
         raise SystemExit(f"{last} exists: pass --resume to continue, or use an empty CKPT_DIR")
 
-    plan_len = len(epoch_plan(train_groups, 1, args.seed, args.batch_size, args.flip))
+    def make_plan(ep):
+        if isinstance(source, OnlineSource):
+            return source.plan(ep, args.seed, args.batch_size, args.flip)
+        return epoch_plan(train_groups, ep, args.seed, args.batch_size, args.flip)
+
+    plan_len = len(make_plan(1))
     total_steps = plan_len * args.epochs
     log(f"train: {sum(len(v) for v in train_groups.values())} images in {len(train_groups)} groups, "
         f"{plan_len} batches/epoch, {args.epochs} epochs = {total_steps} steps; "
@@ -458,7 +642,7 @@ def main(argv=None):
     last_ckpt = t_start = time.time()
     t_steps = {}
     while epoch <= args.epochs:
-        plan = epoch_plan(train_groups, epoch, args.seed, args.batch_size, args.flip)
+        plan = make_plan(epoch)
         t_epoch, imgs, loss_sum = time.time(), 0, 0.0
         while pos < len(plan):
             g, stems, flips = plan[pos]
@@ -469,8 +653,9 @@ def main(argv=None):
             lr = lr_at(step, total_steps, args)
             for pg in opt.param_groups:
                 pg["lr"] = lr
-            preds = model.head(feats, sism)
-            loss, sides = iou_loss(preds, mask)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16):
+                preds = model.head(feats, sism)
+            loss, sides = iou_loss([p.float() for p in preds], mask)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -512,7 +697,7 @@ def main(argv=None):
         history.append(rec)
 
         def txt(name, m):
-            return f"{name} max F {m['max_f']:.4f} MAE {m['mae']:.4f} IoU {m['iou']:.4f} ({m['images']})" if m else f"no {name} images"
+            return f"{name} max F {m['max_f']:.4f} MAE {m['mae']:.4f} (raw {m.get('raw_mae', 0):.4f}) IoU {m['iou']:.4f} ({m['images']})" if m else f"no {name} images"
         log(f"epoch {epoch} done: train loss {rec['train_loss']:.5f}, {t_train:.0f} s "
             f"({t_train / max(imgs, 1):.3f} s/img), validation {t_val:.0f} s: {txt('val', val)}; "
             f"{txt('held-out', test)}")
@@ -521,10 +706,11 @@ def main(argv=None):
         if epoch % args.save_every == 0 or epoch == args.epochs:
             atomic_save(snap, os.path.join(args.ckpt_dir, f"epoch_{epoch:03d}.pt"))
         # best.pt: chosen on the validation groups only, never on the held-out ones
-        if val and (best is None or val["max_f"] > best["max_f"]):
+        if val and (best is None or selection_score(val) > selection_score(best)):
             best = {"epoch": epoch, "max_f": val["max_f"], "mae": val["mae"]}
             atomic_save(snap, os.path.join(args.ckpt_dir, "best.pt"))
-            log(f"epoch {epoch}: new best on validation (max F {val['max_f']:.4f}) -> best.pt")
+            log(f"epoch {epoch}: new best on validation (max F {val['max_f']:.4f}, MAE {val['mae']:.4f}, "
+                f"score {selection_score(val):.4f}) -> best.pt")
         epoch += 1
         pos = 0
         if stop["flag"] or epoch > args.epochs or time.time() - last_ckpt > args.ckpt_minutes * 60:
