@@ -2,7 +2,9 @@
 # Builds the browser demo into web/dist/: a self-contained static site (the
 # page, the wasm module and its JavaScript glue, and the models: U²-Netp,
 # VGG16 and the head of the ICNet trained by this project, weights/, which the
-# page joins with VGG16 itself, so VGG16 is served once for both models).
+# page joins with VGG16 itself, so VGG16 is served once for both models; and
+# the full U²-Net when models/ has it, which the page downloads only when the
+# user picks it: "on_demand" in models/manifest.json).
 #
 #   web/build.sh            # release build, wasm-opt -O3
 #   web/build.sh --no-opt   # skip wasm-opt (faster, bigger module)
@@ -20,7 +22,7 @@ opt=1
 for a in "$@"; do
   case "$a" in
     --no-opt) opt=0 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "unknown argument: $a" >&2; exit 2 ;;
   esac
 done
@@ -77,13 +79,22 @@ echo "== page and models"
 cp "$here/www/index.html" "$here/www/main.js" "$here/www/style.css" "$here/www/selftest.html" "$here/www/selftest.js" "$dist/"
 manifest="{"
 sep=""
-for src in "$root/models/u2netp.safetensors" "$root/models/vgg16-imagenet.safetensors" "$head_file"; do
+on_demand="$root/models/u2net.safetensors"
+models=("$root/models/u2netp.safetensors" "$root/models/vgg16-imagenet.safetensors" "$head_file")
+if [ -f "$on_demand" ]; then
+  models+=("$on_demand")
+else
+  echo "note: no models/u2net.safetensors (an older fetch-models): the page offers U²-Netp only" >&2
+fi
+for src in "${models[@]}"; do
   m="$(basename "$src")"
   cp "$src" "$dist/models/"
   chmod 644 "$dist/models/$m"
   sum=$(sha256sum "$dist/models/$m" | awk '{print $1}')
   bytes=$(stat -c %s "$dist/models/$m")
-  manifest+="$sep\"$m\": {\"bytes\": $bytes, \"sha256\": \"$sum\"}"
+  extra=""
+  if [ "$src" = "$on_demand" ]; then extra=", \"on_demand\": true"; fi
+  manifest+="$sep\"$m\": {\"bytes\": $bytes, \"sha256\": \"$sum\"$extra}"
   sep=", "
 done
 manifest+="}"

@@ -8,7 +8,7 @@
 //! - [`kernels`]: one module per WGSL compute kernel, each with a CPU reference.
 //! - [`plan`]: the fixed execution graph with liveness-planned buffers.
 //! - [`network`] / [`csa`]: the two co-saliency models as fixed graphs (trained
-//!   ICNet; the training-free model); [`u2netp`]: the SISM model.
+//!   ICNet; the training-free model); [`u2net`]: the SISM models (U²-Netp, U²-Net).
 //! - [`engine`]: the public entry point that runs a whole photo group.
 
 pub mod error;
@@ -28,6 +28,6 @@ pub use gpu::{Gpu, GpuOptions};
 pub mod csa;
 pub mod engine;
 pub mod network;
-pub mod u2netp;
+pub mod u2net;
 
 pub use engine::{Engine, EngineOptions, Model, RunOutput, RunRequest};

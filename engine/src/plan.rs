@@ -415,6 +415,10 @@ impl Plan {
         if let Some(e) = err {
             return Err(Error::Device(format!("the GPU rejected the plan: {e}")));
         }
+        // The weights live on the GPU now: drop the host copy, which for
+        // U²-Net (176 MB) would otherwise stay for the plan's lifetime.
+        let mut graph = graph;
+        graph.consts = Vec::new();
         Ok(Plan {
             graph,
             memory,

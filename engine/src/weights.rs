@@ -1060,8 +1060,9 @@ mod tests {
 }
 
 /// A named set of plain convolutions (OIHW weight + bias, no BatchNorm) with
-/// the file's metadata: the format of `models/u2netp.safetensors` and
-/// `models/vgg16-imagenet.safetensors`, checked as strictly as ICNet weights.
+/// the file's metadata: the format of `models/u2netp.safetensors`,
+/// `models/u2net.safetensors` and `models/vgg16-imagenet.safetensors`,
+/// checked as strictly as ICNet weights.
 #[derive(Clone)]
 pub struct ConvSet {
     pub metadata: HashMap<String, String>,
@@ -1118,10 +1119,13 @@ impl ConvSet {
             .map(|(n, v)| (*n, kind_of(v.dtype()), v.shape(), None))
             .collect();
         validate_against(source, what, &table_ref, &[], &entries)?;
-        let data: HashMap<&str, Vec<f32>> = views
+        // Moved, not cloned, into the set: U²-Net's 176 MB would otherwise
+        // be held twice while loading (in a browser tab, too).
+        let mut data: HashMap<&str, Vec<f32>> = views
             .iter()
             .map(|(n, v)| (*n, f32_from_le(v.data())))
             .collect();
+        let mut take = |name: String| data.remove(name.as_str()).unwrap_or_default();
         let convs = shapes
             .iter()
             .map(|(p, o, i, k)| {
@@ -1129,8 +1133,8 @@ impl ConvSet {
                     out_ch: *o,
                     in_ch: *i,
                     k: *k,
-                    weight: data[format!("{p}.weight").as_str()].clone(),
-                    bias: data[format!("{p}.bias").as_str()].clone(),
+                    weight: take(format!("{p}.weight")),
+                    bias: take(format!("{p}.bias")),
                 };
                 (p.clone(), cw)
             })
@@ -1155,9 +1159,13 @@ impl ConvSet {
     /// The conv at `prefix`; panics on an unknown prefix (a programming error:
     /// the file was checked against the model's table at load).
     pub fn conv(&self, prefix: &str) -> &ConvWeights {
-        self.convs
-            .get(prefix)
+        self.get(prefix)
             .unwrap_or_else(|| panic!("no conv with prefix {prefix:?}"))
+    }
+
+    /// The conv at `prefix`, if the set has one.
+    pub fn get(&self, prefix: &str) -> Option<&ConvWeights> {
+        self.convs.get(prefix)
     }
 
     /// The pre-processing named by the file's `icnet.preprocess` metadata.

@@ -11,7 +11,7 @@ use std::time::Instant;
 use icnet_engine::engine::{TUNE_FLOPS, TUNE_LAYER};
 use icnet_engine::plan::StageTiming;
 use icnet_engine::preprocess::SIZE;
-use icnet_engine::u2netp::{self, U2Netp};
+use icnet_engine::u2net::{self, SaliencyModel, SaliencyNet};
 use icnet_engine::weights::{ConvSet, Weights};
 use icnet_engine::{testweights, Engine, Model, RunRequest};
 
@@ -40,13 +40,12 @@ pub fn bench(a: &BenchArgs) -> Result<ExitCode, String> {
             "the training-free model (csa)",
         )?),
     };
-    let u2 = if a.saliency {
-        Some(fetch_models::load_u2netp(
-            &a.models,
-            "timing U²-Netp (--saliency)",
-        )?)
-    } else {
-        None
+    let u2 = match a.saliency {
+        Some(m) => {
+            let why = format!("timing {} (--saliency {})", m.name(), m.id());
+            Some((m, fetch_models::load_saliency(&a.models, m, &why)?))
+        }
+        None => None,
     };
     // Benchmarks measure steady-state kernels: the fastest variant to run.
     let mut engine = device::open_engine(&a.device, model, None)?;
@@ -73,8 +72,8 @@ pub fn bench(a: &BenchArgs) -> Result<ExitCode, String> {
             engine.variant.label()
         ));
     }
-    if let Some(w) = u2 {
-        bench_saliency(&engine, &w)?;
+    if let Some((m, w)) = u2 {
+        bench_saliency(&engine, m, &w)?;
     }
     out(&format!("\nco-saliency model: {}", engine.model.name()));
     for &n in &a.sizes {
@@ -84,20 +83,28 @@ pub fn bench(a: &BenchArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// U²-Netp on one (synthetic) 320x320 photo, per RSU stage.
-fn bench_saliency(engine: &Engine, w: &ConvSet) -> Result<(), String> {
+/// A saliency model on one (synthetic) 320x320 photo, per RSU stage.
+fn bench_saliency(engine: &Engine, model: SaliencyModel, w: &ConvSet) -> Result<(), String> {
     out("");
     let t0 = Instant::now();
-    let net = U2Netp::new(&engine.gpu, w, engine.variant).map_err(clause)?;
+    let net = SaliencyNet::new(&engine.gpu, model, w, engine.variant).map_err(clause)?;
+    let plan = net.plan();
     out(&format!(
-        "U²-Netp (one photo, 320x320): plan compiled in {}, {} dispatches, {:.1} GFLOP",
+        "{} (one photo, 320x320): plan compiled in {}, {} dispatches, {:.1} GFLOP",
+        model.name(),
         secs(t0.elapsed().as_secs_f64()),
-        net.plan().graph.steps.len(),
+        plan.graph.steps.len(),
         net.flops() / 1e9
+    ));
+    out(&format!(
+        "  activations {:.1} MiB planned vs {:.1} MiB naive, weights {:.1} MiB",
+        mib(plan.planned_bytes()),
+        mib(plan.naive_bytes()),
+        mib(plan.weight_bytes())
     ));
     let (images, _) = synthetic_inputs(1);
     // The 224x224 gradient tiled into 320x320 is as good as any input for timing.
-    let input: Vec<f32> = (0..3 * u2netp::SIZE * u2netp::SIZE)
+    let input: Vec<f32> = (0..3 * u2net::SIZE * u2net::SIZE)
         .map(|i| images[i % images.len()])
         .collect();
     net.d0(&engine.gpu, &input).map_err(clause)?;

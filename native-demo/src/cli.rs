@@ -5,6 +5,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use icnet_engine::kernels::conv::ConvVariant;
+use icnet_engine::u2net::SaliencyModel;
+
+/// The saliency model of `icnet run` (and of a bare `icnet bench
+/// --saliency`) when none is asked for. One constant, so that the choice,
+/// to be made by measurement, is one line; `--help` shows it.
+pub const DEFAULT_SALIENCY: SaliencyModel = SaliencyModel::U2Netp;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -30,7 +36,7 @@ pub enum Command {
     Bench(BenchArgs),
     /// Write the deterministic test weights (for trying the pipeline without the official checkpoint).
     MakeTestWeights(MakeTestWeightsArgs),
-    /// Download the public VGG16 and U²-Netp weights and convert them into models/.
+    /// Download the public VGG16, U²-Netp and U²-Net weights and convert them into models/.
     FetchModels(crate::fetch_models::FetchModelsArgs),
     /// Score saliency maps against ground-truth masks (S-measure, E-measure, F-measure, MAE).
     Eval(crate::eval::EvalArgs),
@@ -54,9 +60,15 @@ pub struct RunArgs {
     #[arg(long, value_name = "OUT")]
     pub out: PathBuf,
     /// Single-image saliency maps: SISM_ROOT/<group>/<stem>.png for each photo
-    /// (for a single group also SISM_ROOT/<stem>.png). Default: computed with U²-Netp.
+    /// (for a single group also SISM_ROOT/<stem>.png). Default: computed with --saliency.
     #[arg(long, value_name = "SISM_ROOT")]
     pub sisms: Option<PathBuf>,
+    /// The model that computes the saliency maps (without --sisms): u2netp (U²-Netp,
+    /// 1.1 M parameters, models/u2netp.safetensors) or u2net (the full U²-Net, 44 M
+    /// parameters, models/u2net.safetensors, 3x the work per photo).
+    #[arg(long, value_name = "MODEL", value_parser = parse_saliency,
+          default_value = DEFAULT_SALIENCY.id())]
+    pub saliency: SaliencyModel,
     /// Also write the SISMs (computed or given) as DIR/<group>/<stem>.png, 8-bit, original size.
     #[arg(long, value_name = "DIR")]
     pub save_sisms: Option<PathBuf>,
@@ -89,9 +101,11 @@ pub struct BenchArgs {
     /// (models/vgg16-imagenet.safetensors).
     #[arg(long, value_enum, value_name = "MODEL", default_value = "icnet")]
     pub model: ModelChoice,
-    /// Also time U²-Netp on one photo (models/u2netp.safetensors).
-    #[arg(long)]
-    pub saliency: bool,
+    /// Also time a saliency model on one photo: u2netp (models/u2netp.safetensors) or
+    /// u2net (models/u2net.safetensors); --saliency alone times the default of `icnet run`.
+    #[arg(long, value_name = "MODEL", value_parser = parse_saliency, num_args = 0..=1,
+          default_missing_value = DEFAULT_SALIENCY.id())]
+    pub saliency: Option<SaliencyModel>,
     /// Where `icnet fetch-models` put the models.
     #[arg(long, value_name = "DIR", default_value = "models")]
     pub models: PathBuf,
@@ -139,6 +153,19 @@ pub struct DeviceArgs {
     pub conv_variant: Option<ConvVariant>,
 }
 
+fn parse_saliency(s: &str) -> Result<SaliencyModel, String> {
+    SaliencyModel::from_id(s).ok_or_else(|| {
+        let choices: Vec<String> = SaliencyModel::ALL
+            .iter()
+            .map(|m| format!("{} ({})", m.id(), m.name()))
+            .collect();
+        format!(
+            "\"{s}\" is not a saliency model; use {}",
+            choices.join(" or ")
+        )
+    })
+}
+
 fn parse_variant(s: &str) -> Result<ConvVariant, String> {
     ConvVariant::parse(s).ok_or_else(|| {
         format!("\"{s}\" is not a conv variant; use direct-TNxOC (TN 1..8, OC a multiple of 4 up to 32, e.g. direct-4x8) or tiled")
@@ -181,6 +208,50 @@ mod tests {
         assert_eq!(r.device.conv_variant, Some(ConvVariant::Tiled));
         assert_eq!(r.device.max_binding_mib, Some(128));
         assert_eq!(r.model, None);
+        assert_eq!(r.saliency, DEFAULT_SALIENCY);
+    }
+
+    #[test]
+    fn parses_the_saliency_model() {
+        let run = |extra: &[&str]| {
+            let mut args = vec!["icnet", "run", "imgs", "--out", "o"];
+            args.extend_from_slice(extra);
+            Cli::try_parse_from(args).map(|c| match c.command {
+                Command::Run(r) => r.saliency,
+                _ => panic!("not run"),
+            })
+        };
+        assert_eq!(run(&["--saliency", "u2net"]).unwrap(), SaliencyModel::U2Net);
+        assert_eq!(
+            run(&["--saliency", "u2netp"]).unwrap(),
+            SaliencyModel::U2Netp
+        );
+        let err = run(&["--saliency", "u2"]).unwrap_err().to_string();
+        assert!(
+            err.contains("\"u2\" is not a saliency model; use u2netp (U²-Netp) or u2net (U²-Net)"),
+            "{err}"
+        );
+        assert!(run(&["--saliency"]).is_err(), "run needs a value");
+
+        let bench = |extra: &[&str]| {
+            let mut args = vec!["icnet", "bench"];
+            args.extend_from_slice(extra);
+            match Cli::try_parse_from(args).unwrap().command {
+                Command::Bench(b) => (b.saliency, b.sizes),
+                _ => panic!("not bench"),
+            }
+        };
+        assert_eq!(bench(&[]).0, None, "no saliency timing unless asked");
+        assert_eq!(bench(&["--saliency"]).0, Some(DEFAULT_SALIENCY));
+        assert_eq!(
+            bench(&["--saliency", "u2net", "--sizes", "2"]),
+            (Some(SaliencyModel::U2Net), vec![2])
+        );
+        assert_eq!(
+            bench(&["--saliency", "--sizes", "2"]),
+            (Some(DEFAULT_SALIENCY), vec![2])
+        );
+        assert!(Cli::try_parse_from(["icnet", "bench", "--saliency", "x"]).is_err());
     }
 
     #[test]

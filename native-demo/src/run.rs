@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use icnet_engine::postprocess;
 use icnet_engine::preprocess::{self, DecodedPhoto, PhotoInputError, PreparedPhoto, SIZE};
-use icnet_engine::u2netp::U2Netp;
+use icnet_engine::u2net::{SaliencyModel, SaliencyNet};
 use icnet_engine::weights::{ConvSet, Weights};
 use icnet_engine::{Engine, Model};
 
@@ -29,22 +29,24 @@ use crate::npy;
 use crate::picture;
 use crate::text::{clause, secs};
 
-/// Opens the GPU (and compiles U²-Netp) on first use.
+/// Opens the GPU (and compiles the saliency model) on first use.
 struct LazyEngine<'a> {
     args: &'a DeviceArgs,
     /// Photos in all groups (for the variant choice).
     photos: usize,
     model: Option<Model>,
-    u2_weights: Option<ConvSet>,
-    engine: Option<(Engine, Option<U2Netp>)>,
+    u2_weights: Option<(SaliencyModel, ConvSet)>,
+    engine: Option<(Engine, Option<SaliencyNet>)>,
 }
 
 impl LazyEngine<'_> {
-    fn get(&mut self) -> Result<&mut (Engine, Option<U2Netp>), String> {
+    fn get(&mut self) -> Result<&mut (Engine, Option<SaliencyNet>), String> {
         if let Some(m) = self.model.take() {
             let engine = device::open_engine(self.args, m, Some(self.photos))?;
             let u2 = match self.u2_weights.take() {
-                Some(w) => Some(U2Netp::new(&engine.gpu, &w, engine.variant).map_err(clause)?),
+                Some((model, w)) => {
+                    Some(SaliencyNet::new(&engine.gpu, model, &w, engine.variant).map_err(clause)?)
+                }
                 None => None,
             };
             self.engine = Some((engine, u2));
@@ -114,21 +116,25 @@ pub fn run(a: &RunArgs) -> Result<ExitCode, String> {
         prepare_output(d)?;
     }
     let (model, model_name) = load_model(a)?;
+    let saliency = a.saliency;
     let u2_weights = match &a.sisms {
         Some(_) => None,
         None => {
-            let why = "computing saliency maps (no --sisms)";
-            Some(fetch_models::load_u2netp(&a.models, why)?)
+            let why = format!(
+                "computing saliency maps with {} (--saliency {}, no --sisms)",
+                saliency.name(),
+                saliency.id()
+            );
+            let w = fetch_models::load_saliency(&a.models, saliency, &why)?;
+            Some((saliency, w))
         }
     };
-    eprintln!(
-        "model: {}; SISMs: {}",
-        model_name,
-        match &a.sisms {
-            Some(s) => format!("from {}", s.display()),
-            None => "U²-Netp".to_string(),
-        }
-    );
+    // Who made the SISMs, for the log and the summary line.
+    let sisms_from = match &a.sisms {
+        Some(s) => format!("from {}", s.display()),
+        None => saliency.name().to_string(),
+    };
+    eprintln!("model: {model_name}; SISMs: {sisms_from}");
     let mut engine = LazyEngine {
         args: &a.device,
         photos: layout.groups.iter().map(|g| g.photos.len()).sum(),
@@ -184,8 +190,9 @@ pub fn run(a: &RunArgs) -> Result<ExitCode, String> {
                 let fail = |e: icnet_engine::Error| {
                     Problem::new(clause(&e), format!("group {}: {}", group.name, clause(&e)))
                 };
+                let what = format!("saliency maps ({})", u2.model().name());
                 for (k, photo) in loaded.decoded.iter().enumerate() {
-                    show("saliency maps (U²-Netp)", k, n);
+                    show(&what, k, n);
                     let s = u2.sism(&engine.gpu, photo).map_err(fail)?;
                     loaded
                         .sisms224
@@ -231,7 +238,7 @@ pub fn run(a: &RunArgs) -> Result<ExitCode, String> {
             wrote.push_str(&format!(", SISMs in {}", p.display()));
         }
         eprintln!(
-            "{done} of {total} groups done: {photos_done} photos in {}; {wrote}",
+            "{done} of {total} groups done: {photos_done} photos in {} (SISMs {sisms_from}); {wrote}",
             secs(started.elapsed().as_secs_f64()),
         );
         Ok(ExitCode::SUCCESS)

@@ -216,6 +216,43 @@ fn bad_weights_files() {
     assert_eq!(e.lines().count(), 1, "{e}");
 }
 
+/// `--saliency`: an unknown model is one sentence that lists the choices;
+/// the full U²-Net without its file says how to get it, as for U²-Netp.
+#[test]
+fn saliency_choice_errors() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("imgs");
+    write_photo(&root.join("g/a.png"), 20, 20);
+    let out = t.path().join("out");
+    let e = assert_clean_failure(&icnet_run(&root, &out, &["--saliency", "u2"]));
+    assert!(
+        e.contains("\"u2\" is not a saliency model; use u2netp (U²-Netp) or u2net (U²-Net)"),
+        "{e}"
+    );
+    let empty = t.path().join("no-models");
+    let o = icnet_run(
+        &root,
+        &out,
+        &[
+            "--weights",
+            s(test_weights()),
+            "--models",
+            s(&empty),
+            "--saliency",
+            "u2net",
+        ],
+    );
+    let e = assert_clean_failure(&o);
+    let want = empty.join("u2net.safetensors").display().to_string();
+    assert!(
+        e.contains("computing saliency maps with U²-Net (--saliency u2net")
+            && e.contains(&want)
+            && e.contains("run `icnet fetch-models`"),
+        "{e}"
+    );
+    assert_eq!(e.lines().count(), 1, "{e}");
+}
+
 #[test]
 fn unwritable_output_folder() {
     let t = tempfile::tempdir().unwrap();

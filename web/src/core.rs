@@ -1,6 +1,7 @@
 //! The demo's work, independent of JavaScript: checking the photos a user
-//! gave, computing their saliency maps with U²-Netp, running the co-saliency
-//! model on the group and encoding the maps as PNG.
+//! gave, computing their saliency maps with U²-Netp (or, when chosen, the
+//! full U²-Net), running the co-saliency model on the group and encoding the
+//! maps as PNG.
 //!
 //! Every step is the engine's own function, called in the order `icnet run`
 //! calls them (native-demo/src/run.rs), so a map made here is byte for byte
@@ -13,6 +14,11 @@
 //! for the training-free model (csa), which is built from the same bytes.
 //! The user can switch to csa or upload a whole ICNet weights file.
 //!
+//! Saliency: U²-Netp by default (4.5 MB, loaded at start-up); the full
+//! U²-Net (176 MB) only when the user picks it, so its weights arrive with
+//! [`Core::load_saliency`] at that moment. Both sets stay in memory once
+//! loaded, and only the chosen one is compiled.
+//!
 //! Nothing here is specific to the browser: the wasm glue (`wasm.rs`) only
 //! converts values, and the native tests drive this module directly.
 
@@ -23,7 +29,7 @@ use icnet_engine::kernels::conv::ConvVariant;
 use icnet_engine::network::CHUNK_BYTES_PER_IMAGE;
 use icnet_engine::postprocess;
 use icnet_engine::preprocess::{self, PhotoInputError, PreparedPhoto};
-use icnet_engine::u2netp::{self, U2Netp};
+use icnet_engine::u2net::{self, SaliencyModel, SaliencyNet};
 use icnet_engine::weights::{ConvSet, Weights};
 use icnet_engine::{Engine, EngineOptions, Gpu, GpuOptions, Model};
 use web_time::Instant;
@@ -52,7 +58,7 @@ enum Sism {
     /// Uploaded by the user: the 224x224 network input, and the PNG at the
     /// photo's size for display.
     Given { sism224: Vec<u8>, png: Vec<u8> },
-    /// To be computed by U²-Netp from this 320x320 input.
+    /// To be computed by the saliency model from this 320x320 input.
     Compute { input: Vec<f32> },
 }
 
@@ -84,7 +90,7 @@ pub struct PhotoResult {
     /// The saliency map at the photo's size, 8-bit grey PNG.
     pub sism_png: Vec<u8>,
     pub sism_given: bool,
-    /// Seconds: decoding and resizing, U²-Netp (0 for a given SISM),
+    /// Seconds: decoding and resizing, the saliency model (0 for a given SISM),
     /// resizing the map back and PNG encoding.
     pub decode_s: f64,
     pub saliency_s: f64,
@@ -94,7 +100,7 @@ pub struct PhotoResult {
 /// Seconds per part of a group run.
 #[derive(Clone, Debug, Default)]
 pub struct GroupTimings {
-    /// U²-Netp, all photos.
+    /// The saliency model, all photos.
     pub saliency_s: f64,
     /// Plan compilation (a new group size or model) and input upload.
     pub setup_s: f64,
@@ -112,6 +118,9 @@ pub struct GroupResult {
     pub timings: GroupTimings,
     /// The model that made the maps: a [`ModelChoice::name`].
     pub model: &'static str,
+    /// The saliency model that computed the SISMs ([`SaliencyModel::id`]),
+    /// `None` when every SISM was given.
+    pub saliency: Option<&'static str>,
 }
 
 /// The VGG16 file the page downloads (for both the trained ICNet and csa).
@@ -150,7 +159,10 @@ pub struct PrepareReport {
     pub tuning: Vec<VariantTiming>,
     pub variant: String,
     pub tune_s: f64,
-    pub u2netp_s: f64,
+    /// Compiling the saliency model (0 when it was compiled already).
+    pub saliency_s: f64,
+    /// Which one: a [`SaliencyModel::id`].
+    pub saliency: &'static str,
     /// Compiling the co-saliency plan (for a group of two).
     pub cosal_s: f64,
 }
@@ -187,8 +199,9 @@ pub fn check_photo(name: &str, bytes: &[u8], sism: Option<&[u8]>) -> Result<Chec
                 .map_err(|e| format!("{name}: {}", sentence(e)))?,
             sism224: given.sism224,
         },
+        // The same input for both saliency models (rembg's preprocessing).
         None => Sism::Compute {
-            input: u2netp::prepare(photo),
+            input: u2net::prepare(photo),
         },
     };
     Ok(Checked {
@@ -218,8 +231,11 @@ pub struct Core {
     choice: ModelChoice,
     /// Which of them the engine holds (`Some` exactly when there is an engine).
     in_engine: Option<ModelChoice>,
-    u2_weights: Option<ConvSet>,
-    u2: Option<U2Netp>,
+    /// The saliency model the next run uses, the weights loaded so far (by
+    /// model) and the compiled net (of the chosen model, when compiled).
+    saliency: SaliencyModel,
+    saliency_weights: Vec<(SaliencyModel, ConvSet)>,
+    u2: Option<SaliencyNet>,
     /// Set by the device's callbacks: why the device stopped working.
     gpu_problem: Arc<Mutex<Option<String>>>,
     adapter: String,
@@ -273,7 +289,8 @@ impl Core {
             own: None,
             choice: ModelChoice::Trained,
             in_engine: None,
-            u2_weights: None,
+            saliency: SaliencyModel::U2Netp,
+            saliency_weights: Vec::new(),
             u2: None,
             gpu_problem,
             adapter,
@@ -337,17 +354,48 @@ impl Core {
     /// Reads `u2netp.safetensors` (small: the page loads it first and
     /// compiles U²-Netp while VGG16 downloads).
     pub fn load_u2netp(&mut self, u2: Vec<u8>) -> Result<(), String> {
-        let u = ConvSet::from_bytes_named(
-            &u2,
-            "u2netp.safetensors",
-            "the U²-Netp weights",
-            &u2netp::shapes(),
-        )
-        .map_err(sentence)?;
-        drop(u2);
-        self.u2_weights = Some(u);
-        self.u2 = None;
+        self.load_saliency(SaliencyModel::U2Netp.id(), u2)
+    }
+
+    /// Reads the weights of saliency model `name` ("u2netp" or "u2net",
+    /// from `u2netp.safetensors` or `u2net.safetensors`); the choice does not
+    /// change ([`Core::set_saliency`]). Bad bytes leave everything as it was.
+    pub fn load_saliency(&mut self, name: &str, bytes: Vec<u8>) -> Result<(), String> {
+        let model = saliency_model(name)?;
+        let w = u2net::weights_from_bytes(&bytes, model.file(), model).map_err(sentence)?;
+        drop(bytes);
+        self.saliency_weights.retain(|(m, _)| *m != model);
+        self.saliency_weights.push((model, w));
+        if self.saliency == model {
+            // New weights for the chosen model: compiled again when needed.
+            self.u2 = None;
+        }
         Ok(())
+    }
+
+    /// Chooses the saliency model of the next runs: "u2netp" (the default)
+    /// or "u2net", whose weights must be loaded ([`Core::load_saliency`]).
+    /// `prepare_saliency` (or the next run) compiles it.
+    pub fn set_saliency(&mut self, name: &str) -> Result<(), String> {
+        let model = saliency_model(name)?;
+        if !self.saliency_weights.iter().any(|(m, _)| *m == model) {
+            return Err(format!(
+                "the {} weights ({}) are not loaded yet.",
+                model.name(),
+                model.file()
+            ));
+        }
+        if self.saliency != model {
+            // Frees the other model's compiled plan (its weights stay).
+            self.u2 = None;
+            self.saliency = model;
+        }
+        Ok(())
+    }
+
+    /// The saliency model the next run uses: "u2netp" or "u2net".
+    pub fn saliency_name(&self) -> &'static str {
+        self.saliency.id()
     }
 
     /// Reads `vgg16-imagenet.safetensors` and `icnet-head.safetensors`: the
@@ -526,9 +574,10 @@ impl Core {
         Ok(t0.elapsed().as_secs_f64())
     }
 
-    /// The saliency part of [`Core::prepare`], which needs only the U²-Netp
-    /// weights: times the convolution variants (first visit) and compiles
-    /// U²-Netp. The page calls it while VGG16 is still downloading.
+    /// The saliency part of [`Core::prepare`], which needs only the saliency
+    /// model's weights: times the convolution variants (first visit) and
+    /// compiles the chosen saliency model. The page calls it while VGG16 is
+    /// still downloading, and after the user picks another saliency model.
     pub async fn prepare_saliency(
         &mut self,
         progress: Progress<'_>,
@@ -540,18 +589,19 @@ impl Core {
         }
         report.tune_s = self.ensure_variant().await?;
         if self.u2.is_none() {
-            progress("compiling: U²-Netp", 1, 3);
+            progress(&format!("compiling: {}", self.saliency.name()), 1, 3);
         }
         let t0 = Instant::now();
         self.ensure_u2().await?;
-        report.u2netp_s = t0.elapsed().as_secs_f64();
+        report.saliency_s = t0.elapsed().as_secs_f64();
+        report.saliency = self.saliency.id();
         report.variant = self.variant().map(|v| v.label()).unwrap_or_default();
         report.tuning = self.tuning.clone();
         Ok(report)
     }
 
     /// Everything a run needs that does not depend on the photos: the
-    /// convolution variant (timed the first time), U²-Netp and the
+    /// convolution variant (timed the first time), the saliency model and the
     /// co-saliency model, compiled. The co-saliency plan depends on the
     /// group size; it is compiled here for a group of two, which compiles
     /// every pipeline a run needs (the device caches them), so a run of
@@ -574,12 +624,16 @@ impl Core {
         if self.u2.is_some() {
             return Ok(());
         }
-        let w = self
-            .u2_weights
-            .as_ref()
+        let model = self.saliency;
+        let (_, w) = self
+            .saliency_weights
+            .iter()
+            .find(|(m, _)| *m == model)
             .ok_or("the models are not loaded yet.")?;
-        let variant = self.variant().expect("the variant before U²-Netp");
-        let u2 = U2Netp::new_async(self.gpu(), w, variant)
+        let variant = self
+            .variant()
+            .expect("the variant before the saliency model");
+        let u2 = SaliencyNet::new_async(self.gpu(), model, w, variant)
             .await
             .map_err(|e| self.gpu_error(e))?;
         self.u2 = Some(u2);
@@ -615,7 +669,9 @@ impl Core {
             self.ensure_u2().await?;
         }
 
-        // Saliency maps, one photo at a time (U²-Netp's plan is for one).
+        // Saliency maps, one photo at a time (the saliency plan is for one).
+        let saliency = self.saliency;
+        let what = format!("saliency maps ({})", saliency.name());
         let mut sisms224: Vec<Vec<u8>> = Vec::with_capacity(n);
         let mut sism_pngs: Vec<(Vec<u8>, f64)> = Vec::with_capacity(n);
         let mut done = 0;
@@ -626,15 +682,15 @@ impl Core {
                     sism_pngs.push((png.clone(), 0.0));
                 }
                 Sism::Compute { input } => {
-                    progress("saliency maps (U²-Netp)", done, computed);
+                    progress(&what, done, computed);
                     let t0 = Instant::now();
-                    let u2 = self.u2.as_ref().expect("U²-Netp");
+                    let u2 = self.u2.as_ref().expect("the saliency model");
                     let d0 = u2
                         .d0_async(self.gpu(), input)
                         .await
                         .map_err(|e| self.gpu_error(e))?;
-                    // U2Netp::sism_async, with the input prepared at check time.
-                    let full = u2netp::finish(&d0, p.width, p.height);
+                    // SaliencyNet::sism_async, with the input prepared at check time.
+                    let full = u2net::finish(&d0, p.width, p.height);
                     sisms224.push(preprocess::sism_from_map(&full, p.width, p.height));
                     let png = postprocess::encode_png_gray(&full, p.width, p.height)
                         .map_err(|e| format!("{}: {}", p.name, sentence(e)))?;
@@ -646,7 +702,7 @@ impl Core {
             }
         }
         if computed > 0 {
-            progress("saliency maps (U²-Netp)", computed, computed);
+            progress(&what, computed, computed);
         }
 
         // The co-saliency model on the whole group, stage by stage.
@@ -713,8 +769,19 @@ impl Core {
             photos: out,
             timings,
             model,
+            saliency: (computed > 0).then_some(saliency.id()),
         })
     }
+}
+
+/// The saliency model called `name` on the page, or why there is none.
+fn saliency_model(name: &str) -> Result<SaliencyModel, String> {
+    SaliencyModel::from_id(name).ok_or_else(|| {
+        format!(
+            "\"{name}\" is not a saliency model here: the choices are \"u2netp\" (U²-Netp) \
+             and \"u2net\" (the full U²-Net)."
+        )
+    })
 }
 
 fn options(variant: Option<ConvVariant>) -> EngineOptions {

@@ -2,7 +2,9 @@
 //! the models; the page calls, one at a time and in this order,
 //! `Session.create()`, `load_models` (or `load_u2netp`, `prepare_saliency`,
 //! `load_vgg_and_head`), `prepare`, then `run` as often as it likes (and
-//! `set_model` or `set_icnet_weights`, then `prepare`, between runs).
+//! `set_model` or `set_icnet_weights`, then `prepare`, between runs; or
+//! `load_saliency("u2net", bytes)` and `set_saliency("u2net")`, then
+//! `prepare_saliency`, for the full U²-Net).
 //!
 //! Errors reach JavaScript as `Error`s whose message is one plain sentence.
 
@@ -93,7 +95,8 @@ fn prepare_report(r: core::PrepareReport) -> JsValue {
     }
     set(&o, "tuning", tuning);
     set(&o, "tune_s", r.tune_s);
-    set(&o, "u2netp_s", r.u2netp_s);
+    set(&o, "saliency_s", r.saliency_s);
+    set(&o, "saliency", r.saliency);
     set(&o, "cosal_s", r.cosal_s);
     o.into()
 }
@@ -160,6 +163,26 @@ impl Session {
         self.core.load_u2netp(u2).map_err(|e| JsError::new(&e))
     }
 
+    /// Reads the weights of a saliency model: `"u2netp"` (`u2netp.safetensors`)
+    /// or `"u2net"` (`u2net.safetensors`, the full U²-Net). Does not switch
+    /// to it (`set_saliency`).
+    pub fn load_saliency(&mut self, name: String, bytes: Vec<u8>) -> Result<(), JsError> {
+        self.core
+            .load_saliency(&name, bytes)
+            .map_err(|e| JsError::new(&e))
+    }
+
+    /// Chooses the saliency model of the next runs (`"u2netp"` or
+    /// `"u2net"`, loaded before). Call `prepare_saliency` afterwards.
+    pub fn set_saliency(&mut self, name: String) -> Result<(), JsError> {
+        self.core.set_saliency(&name).map_err(|e| JsError::new(&e))
+    }
+
+    /// The saliency model the next run uses: `"u2netp"` or `"u2net"`.
+    pub fn saliency(&self) -> String {
+        self.core.saliency_name().to_string()
+    }
+
     /// Reads `vgg16-imagenet.safetensors` and `icnet-head.safetensors`:
     /// the training-free model and the trained ICNet (the default) from one
     /// VGG16. On an error the models stay as they were.
@@ -191,17 +214,19 @@ impl Session {
     }
 
     /// Compiles what a run needs: the convolution variant (timed on first
-    /// use), U²-Netp and the co-saliency model. `on_progress(what, k, n)`.
-    /// Returns `{variant, tuning: [{variant, ms, compile_ms}], tune_s,
-    /// u2netp_s, cosal_s}`.
+    /// use), the saliency model and the co-saliency model. `on_progress(what,
+    /// k, n)`. Returns `{variant, tuning: [{variant, ms, compile_ms}],
+    /// tune_s, saliency, saliency_s, cosal_s}` (`saliency`: "u2netp" or
+    /// "u2net"; `saliency_s`: compiling it, 0 if it was compiled already).
     pub async fn prepare(&mut self, on_progress: Option<Function>) -> Result<JsValue, JsError> {
         let mut cb = |what: &str, k: usize, n: usize| report(&on_progress, what, k, n);
         let r = self.core.prepare(&mut cb).await;
         Ok(prepare_report(r.map_err(|e| JsError::new(&e))?))
     }
 
-    /// The part of `prepare` that needs only U²-Netp's weights (after
-    /// `load_u2netp`): timing the variants and compiling U²-Netp.
+    /// The part of `prepare` that needs only the saliency model's weights
+    /// (after `load_u2netp`): timing the variants and compiling the chosen
+    /// saliency model.
     pub async fn prepare_saliency(
         &mut self,
         on_progress: Option<Function>,
@@ -213,16 +238,18 @@ impl Session {
 
     /// Runs one group. `photos`: `[{name, bytes: Uint8Array}]`; `sisms`:
     /// `null` or an array as long, of `Uint8Array` (a saliency map given for
-    /// that photo) or `null` (computed with U²-Netp).
+    /// that photo) or `null` (computed with the saliency model).
     ///
-    /// Returns `{model, error, fatal, problems: [{name, message}], photos:
+    /// Returns `{model, saliency, error, fatal, problems: [{name, message}], photos:
     /// [{name, width, height, map, sism, sism_given, timings: {decode_s,
     /// saliency_s, post_s}}], timings: {check_s, saliency_s, setup_s,
     /// backbone_s, cosal_s, post_s, total_s}}`: `map` and `sism` are 8-bit
     /// grey PNGs at the photo's size (`map` is what `icnet run` writes).
     /// Photos that cannot be read are left out of the group and listed in
     /// `problems`; `error` says why the group did not run (fewer than two
-    /// usable photos, a GPU failure), `fatal` whether the session is unusable.
+    /// usable photos, a GPU failure), `fatal` whether the session is unusable;
+    /// `saliency` names the model that computed the saliency maps ("u2netp"
+    /// or "u2net"; `null` when every map was given).
     pub async fn run(
         &mut self,
         photos: Array,
@@ -293,6 +320,11 @@ impl Session {
                 set(&timings, "post_s", t.post_s);
                 set(&timings, "total_s", t.total_s + check_s);
                 set(&out, "model", r.model);
+                set(
+                    &out,
+                    "saliency",
+                    r.saliency.map_or(JsValue::NULL, JsValue::from_str),
+                );
             }
             Err(e) => {
                 set(&out, "error", e);

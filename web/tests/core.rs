@@ -4,7 +4,8 @@
 //! models switch without reopening the device, bad files leave the model as
 //! it was, and a map is byte for byte what `icnet run` writes (the steps of
 //! native-demo/src/run.rs, on the same engine) for both the trained ICNet
-//! and the training-free model.
+//! and the training-free model; the full U²-Net is a saliency choice that
+//! needs its own file.
 //!
 //! Needs the models of `icnet fetch-models` (or ICNET_MODELS=DIR).
 
@@ -67,8 +68,8 @@ fn head() -> Vec<u8> {
 }
 
 /// Photos with their saliency maps given: U²-Netp's path is
-/// U2Netp::sism_async split in two, checked against onnxruntime in
-/// tests/tests/u2netp.rs. Three for the trained ICNet (two VGG16 chunks in
+/// SaliencyNet::sism_async split in two, checked against onnxruntime in
+/// tests/tests/u2net.rs. Three for the trained ICNet (two VGG16 chunks in
 /// the core, one in `icnet run`), the first two for csa (lavapipe takes
 /// about 10 s per photo through VGG16).
 const NAMES: [&str; 3] = ["windmill1", "plier2", "windmill1"];
@@ -264,5 +265,64 @@ fn maps_are_the_bytes_icnet_run_writes() {
         assert_same_maps(&default, &want, "icnet-default");
         let (want, _) = cli_maps(gpu, Model::Csa(vgg), 2).await;
         assert_same_maps(&csa, &want, "csa");
+    });
+}
+
+/// U²-Netp is the saliency model until the user picks the full U²-Net,
+/// which needs its own file: the wrong bytes (U²-Netp's included: the same
+/// tensor names) are refused in words and change nothing. Compiles U²-Net
+/// once (a few seconds: its kernels are U²-Netp's) but runs no photo through
+/// it; tests/tests/u2net.rs checks its maps against onnxruntime.
+#[test]
+fn the_full_u2net_is_a_choice_with_its_own_file() {
+    pollster::block_on(async {
+        let mut core = Core::new(Some("direct-16x32")).await.expect("GPU");
+        assert_eq!(core.saliency_name(), "u2netp");
+        core.load_u2netp(model("u2netp.safetensors"))
+            .expect("U²-Netp");
+        let e = core.set_saliency("u2net").expect_err("not loaded");
+        assert!(
+            e.contains("U²-Net weights")
+                && e.contains("u2net.safetensors")
+                && e.contains("not loaded"),
+            "{e}"
+        );
+        let e = core.set_saliency("u2").expect_err("no such model");
+        assert!(e.contains("\"u2netp\"") && e.contains("\"u2net\""), "{e}");
+        for (bytes, what) in [
+            (b"junk".to_vec(), "is not a valid safetensors file"),
+            (model("u2netp.safetensors"), "U²-Net weights"),
+        ] {
+            let e = core.load_saliency("u2net", bytes).expect_err("bad file");
+            assert!(e.contains("u2net.safetensors") && e.contains(what), "{e}");
+            assert!(e.ends_with('.') && !e.contains('\n'), "{e}");
+            assert!(core.set_saliency("u2net").is_err(), "still not loaded");
+        }
+        assert_eq!(core.saliency_name(), "u2netp");
+        let r = core
+            .prepare_saliency(&mut |_, _, _| {})
+            .await
+            .expect("U²-Netp");
+        assert_eq!(r.saliency, "u2netp");
+
+        core.load_saliency("u2net", model("u2net.safetensors"))
+            .expect("U²-Net");
+        assert_eq!(core.saliency_name(), "u2netp", "loading does not switch");
+        core.set_saliency("u2net").expect("switch");
+        let mut said = Vec::new();
+        let r = core
+            .prepare_saliency(&mut |what, _, _| said.push(what.to_string()))
+            .await
+            .expect("U²-Net compiles");
+        assert_eq!((r.saliency, core.saliency_name()), ("u2net", "u2net"));
+        assert!(said.iter().any(|s| s == "compiling: U²-Net"), "{said:?}");
+        assert!(r.saliency_s > 0.0);
+        // Back to U²-Netp: its weights are still there, compiled again.
+        core.set_saliency("u2netp").expect("back");
+        let r = core
+            .prepare_saliency(&mut |_, _, _| {})
+            .await
+            .expect("U²-Netp");
+        assert_eq!(r.saliency, "u2netp");
     });
 }

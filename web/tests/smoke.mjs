@@ -31,7 +31,11 @@
 // page a second time and checks that the models come from the cache (no
 // model byte served) and that the default model is back; --variant V opens
 // the page with ?variant=V (a convolution variant instead of timing them).
-// Always: a lost device and a browser without WebGPU are reported in words.
+// Always: the saliency selector offers the full U²-Net when the site has it
+// (models/manifest.json), and picking it downloads models/u2net.safetensors
+// (exactly its bytes, not at start-up) and compiles it, without running a
+// photo through it (minutes per photo on SwiftShader); then back to
+// U²-Netp. A lost device and a browser without WebGPU are reported in words.
 //
 // Environment: CHROMIUM (default /usr/bin/chromium), SMOKE_TIMEOUT_S (the
 // run's timeout, default 900).
@@ -100,6 +104,18 @@ async function selectModel(page, value, model) {
   model, { timeout: 600_000, polling: 500 });
   if (await page.evaluate(() => document.body.dataset.state) === 'error') fail(`switching to ${model}: ${await text(page, '#error')}`);
   console.log(`model switched to ${model} in ${((Date.now() - t) / 1000).toFixed(1)} s: ${await text(page, '#progress-text')}`);
+}
+
+// Picks `value` in the saliency selector and waits until the page has
+// switched (body[data-saliency]) and compiled it.
+async function selectSaliency(page, value) {
+  const t = Date.now();
+  await page.selectOption('#saliency-choice', value);
+  await page.waitForFunction((v) => (document.body.dataset.saliency === v
+    && ['ready', 'done'].includes(document.body.dataset.state)) || document.body.dataset.state === 'error',
+  value, { timeout: 600_000, polling: 500 });
+  if (await page.evaluate(() => document.body.dataset.state) === 'error') fail(`switching to ${value}: ${await text(page, '#error')}`);
+  console.log(`saliency model switched to ${value} in ${((Date.now() - t) / 1000).toFixed(1)} s: ${await text(page, '#progress-text')}`);
 }
 
 // Runs the photos in #photos and waits for the maps (the model that made
@@ -183,9 +199,10 @@ async function main() {
     const loadS = (Date.now() - t0) / 1000;
     if (s0 !== 'ready') fail(`the page did not get ready: ${await text(page, '#error')}`);
     console.log(`page ready in ${loadS.toFixed(1)} s: ${await text(page, '#progress-text')}`);
-    // Each model file once: VGG16 serves both the trained ICNet and csa.
+    // Each model file once: VGG16 serves both the trained ICNet and csa; the
+    // full U²-Net (on_demand) only when it is picked.
     const man = JSON.parse(await readFile(join(dist, 'models', 'manifest.json'), 'utf8'));
-    const files = Object.keys(man);
+    const files = Object.keys(man).filter((f) => !man[f].on_demand);
     const total = files.reduce((n, f) => n + man[f].bytes, 0);
     console.log(`model bytes served: ${served()} (${files.join(', ')}: ${total})`);
     if (served() !== total) fail(`the first visit was served ${served()} model bytes, not the ${total} of ${files.join(', ')} once each`);
@@ -194,6 +211,8 @@ async function main() {
     const [m0, words0] = await pageModel(page);
     if (m0 !== 'icnet-default' || !/trained by this project/.test(words0)) fail(`the default model is ${m0} (${words0}), not the trained ICNet`);
     console.log(`default model: ${words0}`);
+    const sal0 = await page.evaluate(() => document.body.dataset.saliency);
+    if (sal0 !== 'u2netp') fail(`the default saliency model is ${sal0}, not u2netp`);
 
     // One photo: refused in words, nothing computed.
     const photos = join(root, 'examples', 'windmills');
@@ -307,6 +326,23 @@ async function main() {
       console.log(`ICNet weights taken: ${await text(page, '#progress-text')}`);
       await selectModel(page, 'icnet-default', 'icnet-default');
       console.log(`back to: ${await text(page, '#model')}`);
+    }
+
+    // The full U²-Net: offered, downloaded once when picked, compiled; back.
+    const full = man['u2net.safetensors'];
+    if (full) {
+      const offered = await page.evaluate(() => {
+        const o = document.querySelector('#saliency-choice option[value=u2net]');
+        return o && !o.disabled;
+      });
+      if (!offered) fail('the saliency selector does not offer U²-Net although the site has it');
+      const before = served();
+      await selectSaliency(page, 'u2net');
+      if (served() - before !== full.bytes) fail(`picking U²-Net served ${served() - before} model bytes, not the ${full.bytes} of u2net.safetensors`);
+      await selectSaliency(page, 'u2netp');
+      if (served() - before !== full.bytes) fail('going back to U²-Netp downloaded something');
+    } else {
+      console.log('no u2net.safetensors on the site: the U²-Net choice is not checked');
     }
 
     if (revisit) {

@@ -4,11 +4,13 @@
 //
 // For tests: document.body.dataset.state is idle | loading | ready | running
 // | done | error, document.body.dataset.model the session's model
-// (icnet-default | icnet-own | csa, set once it is loaded), and every result
+// (icnet-default | icnet-own | csa, set once it is loaded),
+// document.body.dataset.saliency its saliency model (u2netp | u2net), and every result
 // map is an <img data-cosal-map="<file name>"> holding the 8-bit map at the
 // photo's size (the PNG `icnet run` writes); its saliency map is
 // <img data-sism="<file name>"> (what --save-sisms writes); #results-box's
-// data-model names the model that made the maps shown.
+// data-model names the model that made the maps shown, and its
+// data-saliency the saliency model (empty when every saliency map was given).
 
 import init, { Session, last_panic, group_limits } from './pkg/icnet_web.js';
 
@@ -20,6 +22,12 @@ const U2NETP = 'u2netp.safetensors';
 const VGG = 'vgg16-imagenet.safetensors';
 const HEAD = 'icnet-head.safetensors';
 const MODELS = [U2NETP, VGG, HEAD];
+// The full U²-Net (176 MB): downloaded (or read from the cache) only when the
+// saliency selector asks for it.
+const SALIENCY = {
+  u2netp: { file: U2NETP, words: 'U²-Netp' },
+  u2net: { file: 'u2net.safetensors', words: 'U²-Net (full)' },
+};
 // Bump when the way models are stored changes; a new model file (its sha256
 // is in models/manifest.json) gets a new cache key by itself.
 const CACHE_NAME = 'icnet-models-v1';
@@ -36,6 +44,9 @@ let busy = false;
 let ready = false;
 let urls = [];            // result object URLs, revoked on the next run
 let model = 'icnet-default'; // the session's model: icnet-default | icnet-own | csa
+let saliency = 'u2netp';  // the session's saliency model: u2netp | u2net
+const loadedSaliency = new Set(['u2netp']); // weights in the session
+let manifestP = null;     // models/manifest.json, fetched once
 let ownName = null;       // the file of the user's ICNet weights, while in use
 const info = { adapter: '', load: null, prepare: null, run: null };
 
@@ -139,7 +150,8 @@ async function manifest() {
 // API), reporting bytes. Returns {file: Promise<Uint8Array>} at once, and
 // info.load is set when the last one has arrived.
 function loadModels() {
-  const ctx = manifest().then(openCache);
+  manifestP = manifest();
+  const ctx = manifestP.then((man) => openCache(man, MODELS));
   const u2 = ctx.then((c) => loadModel(c, U2NETP));
   const vgg = u2.then(() => ctx).then((c) => loadModel(c, VGG));
   const head = vgg.then(() => ctx).then((c) => loadModel(c, HEAD));
@@ -151,7 +163,18 @@ function loadModels() {
   return { [U2NETP]: u2, [VGG]: vgg, [HEAD]: head, done };
 }
 
-async function openCache(man) {
+// One model file on demand (the full U²-Net), from the cache or the site,
+// with the same progress line as at start-up.
+async function loadOnDemand(f) {
+  const ctx = await openCache(await (manifestP ?? manifest()), [f]);
+  try {
+    return await loadModel(ctx, f);
+  } finally {
+    downloadNote = '';
+  }
+}
+
+async function openCache(man, files) {
   let cache = null;
   try {
     if ('caches' in self) {
@@ -161,7 +184,7 @@ async function openCache(man) {
       }
     }
   } catch (_) { cache = null; /* e.g. storage blocked: download every time */ }
-  const total = MODELS.reduce((s, f) => s + (man[f]?.bytes ?? 0), 0);
+  const total = files.reduce((s, f) => s + (man[f]?.bytes ?? 0), 0);
   return { man, cache, total, got: 0, fromCache: 0, fromNet: 0, t0: performance.now() };
 }
 
@@ -282,7 +305,7 @@ async function start() {
   await prepare();
   // The whole start-up's compilation, with what prepare_saliency did.
   Object.assign(info.prepare, {
-    tune_s: early.tune_s, u2netp_s: early.u2netp_s, tuning: early.tuning,
+    tune_s: early.tune_s, saliency_s: early.saliency_s, saliency: early.saliency, tuning: early.tuning,
     seconds: (performance.now() - t0) / 1000, overlapped: !info.load.cached,
   });
   if (remembered) info.prepare.remembered = true;
@@ -295,6 +318,7 @@ async function start() {
   ready = true;
   setState('ready');
   showModel();
+  showSaliency(await manifestP);
   updateButtons();
   renderTimings();
 }
@@ -326,6 +350,70 @@ function showModel() {
   sel.value = model === 'icnet-own' ? 'own' : model;
   sel.querySelector('option[value=own]').textContent = model === 'icnet-own' && ownName
     ? `Own ICNet weights: ${ownName}` : 'Own ICNet weights…';
+}
+
+// The session's saliency model in the selector and body[data-saliency]; with
+// the manifest, U²-Net is offered only when the site has it.
+function showSaliency(man = null) {
+  document.body.dataset.saliency = saliency;
+  const sel = $('saliency-choice');
+  sel.value = saliency;
+  const full = sel.querySelector('option[value=u2net]');
+  if (man && Object.keys(man).length && !man[SALIENCY.u2net.file]) {
+    full.disabled = true;
+    full.textContent = 'U²-Net (full): not on this site (fetch-models, then web/build.sh)';
+  }
+}
+
+// Switches the saliency model: the full U²-Net is downloaded (or read from
+// the cache) the first time it is chosen, then compiled; its weights stay in
+// the session, so switching back and forth downloads nothing more. A failed
+// download leaves the saliency model as it was, with the reason in #error.
+async function changeSaliency(name) {
+  clearError();
+  busy = true;
+  updateButtons();
+  const before = document.body.dataset.state;
+  const previous = saliency;
+  setState('loading');
+  progressStarted = performance.now();
+  try {
+    if (!loadedSaliency.has(name)) {
+      progress(`loading ${SALIENCY[name].words}`, 0);
+      const bytes = await loadOnDemand(SALIENCY[name].file);
+      progress(`reading ${SALIENCY[name].file}`, 0);
+      await exclusive(async () => session.load_saliency(name, bytes));
+      loadedSaliency.add(name);
+    }
+    await exclusive(async () => {
+      session.set_saliency(name);
+      saliency = session.saliency();
+    });
+    showSaliency();
+    const r = await exclusive(() => session.prepare_saliency(stageProgress));
+    lastStage = null;
+    if (info.prepare) Object.assign(info.prepare, { saliency: r.saliency, saliency_s: r.saliency_s });
+    progressStarted = 0;
+    progress(`ready: saliency maps by ${SALIENCY[saliency].words}`, 1);
+    setState(before === 'done' ? 'done' : 'ready');
+  } catch (e) {
+    showError(words(e));
+    if (saliency !== previous) {
+      // It failed to compile: back to the one that worked (compiled at the next run).
+      await exclusive(async () => {
+        session.set_saliency(previous);
+        saliency = session.saliency();
+      }).catch(() => {});
+    }
+    progressStarted = 0;
+    progress(`ready (saliency model unchanged: ${SALIENCY[saliency].words})`, 1);
+    setState('error');
+  }
+  progressStarted = 0;
+  busy = false;
+  showSaliency();
+  renderTimings();
+  updateButtons();
 }
 
 // ---------------------------------------------------------------- photos
@@ -386,6 +474,7 @@ function updateButtons() {
   $('clear').disabled = busy || photos.length === 0;
   $('download-all').disabled = busy || results.length === 0;
   $('model-choice').disabled = busy || !ready;
+  $('saliency-choice').disabled = busy || !ready;
   $('weights').disabled = busy || !ready;
   for (const id of ['photos', 'sisms', 'clear-sisms']) $(id).disabled = busy;
 }
@@ -452,6 +541,8 @@ function showResults(r) {
   const box = $('results');
   box.replaceChildren();
   $('results-box').dataset.model = r.model;
+  $('results-box').dataset.saliency = r.saliency ?? '';
+  $('results-saliency').textContent = r.saliency ? SALIENCY[r.saliency].words : 'the saliency maps you gave';
   $('results-model').textContent = r.modelWords;
   for (const p of r.photos) {
     const src = photos.find((q) => q.file.name === p.name);
@@ -476,7 +567,7 @@ function showResults(r) {
     const sism = document.createElement('img');
     sism.src = sismUrl;
     sism.alt = `saliency map of ${p.name}`;
-    sism.title = p.sism_given ? 'saliency map you gave' : 'saliency map (U²-Netp)';
+    sism.title = p.sism_given ? 'saliency map you gave' : `saliency map (${SALIENCY[r.saliency]?.words})`;
     sism.dataset.sism = p.name;
     const map = document.createElement('img');
     map.src = mapUrl;
@@ -537,9 +628,10 @@ function renderTimings() {
   }
   if (info.prepare) {
     const p = info.prepare;
-    const compile = (p.tune_s || 0) + (p.u2netp_s || 0) + (p.cosal_s || 0);
+    const compile = (p.tune_s || 0) + (p.saliency_s || 0) + (p.cosal_s || 0);
+    const sal = SALIENCY[p.saliency]?.words ?? 'saliency model';
     rows.push(['compiling', `${secs(compile)} (` + (p.tune_s ? `convolution timing ${secs(p.tune_s)}, ` : '')
-      + `U²-Netp ${secs(p.u2netp_s)}, co-saliency model ${secs(p.cosal_s)}`
+      + `${sal} ${secs(p.saliency_s)}, co-saliency model ${secs(p.cosal_s)}`
       + (p.model ? ` for ${p.model})` : ')')
       + (p.overlapped ? '; U²-Netp while VGG16 and the ICNet head downloaded' : '')]);
     if (info.startup_s) rows.push(['page ready after', secs(info.startup_s)]);
@@ -554,7 +646,7 @@ function renderTimings() {
     const n = r.photos.length;
     rows.push(['model', r.modelWords]);
     rows.push(['reading photos', secs(t.check_s)]);
-    rows.push(['saliency maps (U²-Netp)', secs(t.saliency_s)]);
+    rows.push([`saliency maps (${r.saliency ? SALIENCY[r.saliency].words : 'given'})`, secs(t.saliency_s)]);
     rows.push(['plan compilation and upload', secs(t.setup_s)]);
     rows.push(['backbone (VGG16)', secs(t.backbone_s)]);
     rows.push(['co-saliency', secs(t.cosal_s)]);
@@ -724,6 +816,10 @@ function wire() {
   });
   // Closing the file chooser without a file: the selector shows the model in use.
   $('weights').addEventListener('cancel', () => showModel());
+  $('saliency-choice').addEventListener('change', (e) => {
+    const v = e.target.value;
+    if (v !== saliency) changeSaliency(v);
+  });
   $('model-choice').addEventListener('change', (e) => {
     const v = e.target.value;
     if (v === 'own') {

@@ -1,12 +1,12 @@
 //! From the Conv nodes of an ONNX graph to the tensor names the engine loads.
 //!
 //! The exported graphs name their weights after TensorFlow ops or not at all
-//! (BatchNorm folding gives U²-Netp's convolutions numbers for names), so the
+//! (BatchNorm folding gives U²-Net's convolutions numbers for names), so the
 //! convolutions are matched by position and every one is checked against
 //! the architecture before it is renamed: a different export fails loudly
 //! instead of loading wrong weights.
 
-use icnet_engine::u2netp::layers;
+use icnet_engine::u2net::SaliencyModel;
 
 use super::onnx::{Conv, Tensor};
 
@@ -74,8 +74,11 @@ pub fn vgg16_layout() -> Vec<Layout> {
         .collect()
 }
 
-pub fn u2netp_layout() -> Vec<Layout> {
-    layers::convs()
+/// The 119 convolutions of U²-Netp or U²-Net in graph order, from the
+/// engine's block table (the same data the graph builder uses).
+pub fn saliency_layout(model: SaliencyModel) -> Vec<Layout> {
+    model
+        .convs()
         .into_iter()
         .map(|c| Layout {
             name: c.name,
@@ -85,6 +88,14 @@ pub fn u2netp_layout() -> Vec<Layout> {
             dilation: c.dilation,
         })
         .collect()
+}
+
+pub fn u2netp_layout() -> Vec<Layout> {
+    saliency_layout(SaliencyModel::U2Netp)
+}
+
+pub fn u2net_layout() -> Vec<Layout> {
+    saliency_layout(SaliencyModel::U2Net)
 }
 
 /// Every tensor name and shape a converted file holds, for the up-to-date check.
@@ -131,18 +142,28 @@ pub fn vgg16(convs: Vec<Conv>) -> Result<Vec<Named>, String> {
     rename(convs, &layout, true)
 }
 
-/// The 119 convolutions of the U²-Netp graph, in graph order, matched to
-/// `icnet_engine::u2netp::layers::convs()`.
-pub fn u2netp(convs: Vec<Conv>) -> Result<Vec<Named>, String> {
-    let layout = u2netp_layout();
+/// The 119 convolutions of a U²-Netp or U²-Net graph, in graph order,
+/// matched to the engine's `SaliencyModel::convs()`. The two models have the
+/// same names and order, so the shapes are what tells one file from the other.
+pub fn saliency(model: SaliencyModel, convs: Vec<Conv>) -> Result<Vec<Named>, String> {
+    let layout = saliency_layout(model);
     if convs.len() != layout.len() {
         return Err(format!(
-            "the U²-Netp graph has {} Conv nodes, expected {}",
+            "the {} graph has {} Conv nodes, expected {}",
+            model.name(),
             convs.len(),
             layout.len()
         ));
     }
     rename(convs, &layout, false)
+}
+
+pub fn u2netp(convs: Vec<Conv>) -> Result<Vec<Named>, String> {
+    saliency(SaliencyModel::U2Netp, convs)
+}
+
+pub fn u2net(convs: Vec<Conv>) -> Result<Vec<Named>, String> {
+    saliency(SaliencyModel::U2Net, convs)
 }
 
 /// Checks each conv against its layout and names its tensors. A missing bias

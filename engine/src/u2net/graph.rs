@@ -1,6 +1,7 @@
-//! U²-Netp as a fixed graph on the part 1 kernels.
+//! U²-Netp and U²-Net as fixed graphs on the part 1 kernels, from the block
+//! table of either model (`layers.rs`): the two differ only in channels.
 //!
-//! Every RSU block is `hxin = conv(x)`, an encoder of 16-channel convs with
+//! Every RSU block is `hxin = conv(x)`, an encoder of `mid`-channel convs with
 //! 2x2 ceil-mode pools between levels (or dilations 1/2/4/8 in RSU-4F), a
 //! decoder that convolves `cat([deeper, skip])` (read from the two tensors,
 //! never copied) after a half-pixel bilinear upsample, and `hx1d + hxin`
@@ -8,8 +9,8 @@
 //! outputs are written (upsampled where needed) straight into the channels of
 //! the fuse tensor, so `outconv` + sigmoid is one more 1x1 conv.
 
-use super::layers::{Block, BLOCKS, OUT};
-use super::SIZE;
+use super::layers::{side_source, Block};
+use super::{SaliencyModel, SIZE};
 use crate::kernels::conv::{self, Act, ConvCall, ConvInput, ConvLayer, ConvVariant};
 use crate::kernels::pool;
 use crate::kernels::resize::{self, Coords, ResizeCall};
@@ -98,7 +99,7 @@ impl Builder<'_> {
         }
     }
 
-    /// One RSU block on `x`; returns `hx1d + hxin` (64 channels, input size).
+    /// One RSU block on `x`; returns `hx1d + hxin` (`b.out` channels, input size).
     fn rsu(&mut self, b: &Block, x: (Map, Option<Map>)) -> Map {
         let name = |layer: &str| format!("{}.{layer}", b.name);
         let l = b.height;
@@ -130,7 +131,7 @@ impl Builder<'_> {
                 let cl = self.layer(&layer, b.dec_dilation(1));
                 let y = self.g.tensor(
                     format!("{}.out", b.name),
-                    self.n * OUT * skip.h * skip.w,
+                    self.n * b.out * skip.h * skip.w,
                     Role::Transient,
                 );
                 let mut c = ConvCall::simple(cl, self.n, skip.h, skip.w, up.t, y, Act::Relu);
@@ -139,12 +140,12 @@ impl Builder<'_> {
                     b: skip.t,
                     ca: up.c as u32,
                 };
-                c.residual = Some((hxin.t, 0, OUT * skip.h * skip.w));
+                c.residual = Some((hxin.t, 0, b.out * skip.h * skip.w));
                 c.residual_after_act = true;
                 conv::push(&mut self.g, self.variant, &c);
                 d = Map {
                     t: y,
-                    c: OUT,
+                    c: b.out,
                     h: skip.h,
                     w: skip.w,
                 };
@@ -154,8 +155,10 @@ impl Builder<'_> {
     }
 }
 
-/// Builds U²-Netp for `images` photos at 320x320.
-pub fn build(w: &ConvSet, images: usize, variant: ConvVariant) -> U2Graph {
+/// Builds `model` for `images` photos at 320x320. `w` must hold the model's
+/// convolutions (checked against [`SaliencyModel::shapes`] at load).
+pub fn build(model: SaliencyModel, w: &ConvSet, images: usize, variant: ConvVariant) -> U2Graph {
+    let blocks = model.blocks();
     let mut b = Builder {
         g: Graph::new(),
         w,
@@ -173,8 +176,8 @@ pub fn build(w: &ConvSet, images: usize, variant: ConvVariant) -> U2Graph {
     // Encoder: stage1..stage6 with pools between them.
     let mut stages: Vec<Map> = Vec::new();
     let mut cur = x;
-    for (i, blk) in BLOCKS[..6].iter().enumerate() {
-        b.g.stage(&format!("u2netp {}", blk.name));
+    for (i, blk) in blocks[..6].iter().enumerate() {
+        b.g.stage(&format!("{} {}", model.id(), blk.name));
         if i > 0 {
             cur = b.pool(stages[i - 1], format!("pool{i}{}", i + 1));
         }
@@ -183,8 +186,8 @@ pub fn build(w: &ConvSet, images: usize, variant: ConvVariant) -> U2Graph {
     }
     // Decoder: stage5d..stage1d on cat([upsampled deeper, encoder stage]).
     let mut dec: Vec<Map> = vec![stages[5]]; // hx6 is the deepest "decoder" output
-    for (k, blk) in BLOCKS[6..].iter().enumerate() {
-        b.g.stage(&format!("u2netp {}", blk.name));
+    for (k, blk) in blocks[6..].iter().enumerate() {
+        b.g.stage(&format!("{} {}", model.id(), blk.name));
         let skip = stages[4 - k];
         let deeper = *dec.last().expect("deeper");
         let up = b.upsample_like(deeper, skip, format!("{}.in.up", blk.name));
@@ -192,10 +195,11 @@ pub fn build(w: &ConvSet, images: usize, variant: ConvVariant) -> U2Graph {
         dec.push(out);
     }
     // dec = [hx6, hx5d, hx4d, hx3d, hx2d, hx1d]; side i reads hx{i}d (hx6 for 6).
-    b.g.stage("u2netp fuse");
+    b.g.stage(&format!("{} fuse", model.id()));
     let fuse = b.g.tensor("fuse", images * 6 * hw, Role::Transient);
     for i in 1..=6 {
         let src = dec[6 - i];
+        debug_assert_eq!(src.c, blocks[side_source(i)].out);
         let l = b.layer(&format!("side{i}"), 1);
         let mut c = ConvCall::simple(l, images, src.h, src.w, src.t, fuse, Act::None);
         if i == 1 {
@@ -227,5 +231,39 @@ pub fn build(w: &ConvSet, images: usize, variant: ConvVariant) -> U2Graph {
         graph: b.g,
         input,
         output,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::zero_weights;
+    use super::*;
+
+    /// Both models build from their block tables alone (no GPU needed), with
+    /// the same dispatches and tensors up to channels. The largest tensor is
+    /// 64 channels at 320x320 (26 MiB) in both, so a browser's 128 MiB
+    /// binding limit (`--max-binding-mib 128`) holds with room to spare; the
+    /// FLOPs are what `icnet bench` reports.
+    #[test]
+    fn both_models_build_within_binding_limits() {
+        let v = ConvVariant::Direct { tn: 4, r: 8 };
+        let mut steps = Vec::new();
+        for (model, gflop) in [(SaliencyModel::U2Netp, 39.5), (SaliencyModel::U2Net, 117.2)] {
+            let g = build(model, &zero_weights(model), 1, v);
+            let biggest = g.graph.tensors.iter().map(|t| t.words).max().unwrap();
+            assert_eq!(biggest, 64 * SIZE * SIZE, "{model:?}");
+            assert!(4 * biggest as u64 <= 128 << 20);
+            let flops: f64 = g.graph.steps.iter().map(|s| s.flops).sum();
+            println!(
+                "{model:?}: {:.1} GFLOP, {} dispatches",
+                flops / 1e9,
+                g.graph.steps.len()
+            );
+            assert!((flops / 1e9 - gflop).abs() < 0.1, "{model:?}: {flops}");
+            let stage = &g.graph.stages[1]; // [0] is "main"
+            assert!(stage.starts_with(model.id()), "{stage}");
+            steps.push(g.graph.steps.len());
+        }
+        assert_eq!(steps[0], steps[1], "the same dispatches");
     }
 }
