@@ -28,20 +28,23 @@ while IFS='|' read -r name photos masks; do
     for sal in $SALIENCY; do
         d="$OUT/$name/$sal"
         mkdir -p "$d"
-        if [ ! -s "$d/icnet.json" ]; then
-            echo "== $name, $sal: SISMs and the default model" >&2
-            rm -rf "$d/sism" "$d/icnet"
+        # The SISMs once per saliency model (with the training-free model, which needs nothing
+        # else), then the default model on the same SISMs: feeding back the maps that
+        # --save-sisms wrote gives exactly what a plain `icnet run` computes.
+        if [ ! -s "$d/csa.json" ]; then
+            echo "== $name, $sal: saliency maps and the training-free model" >&2
+            rm -rf "$d/sism" "$d/csa"
             # shellcheck disable=SC2086
-            "$B" run "$photos" --saliency "$sal" --save-sisms "$d/sism" --out "$d/icnet" $FLAGS
-            score "$d/icnet" "$masks" "$d/icnet.json"
+            "$B" run "$photos" --saliency "$sal" --save-sisms "$d/sism" --model csa --out "$d/csa" $FLAGS
+            score "$d/csa" "$masks" "$d/csa.json"
         fi
         score "$d/sism" "$masks" "$d/sism.json"
-        if [ ! -s "$d/csa.json" ]; then
-            echo "== $name, $sal: training-free model" >&2
-            rm -rf "$d/csa"
+        if [ ! -s "$d/icnet.json" ]; then
+            echo "== $name, $sal: the default model" >&2
+            rm -rf "$d/icnet"
             # shellcheck disable=SC2086
-            "$B" run "$photos" --sisms "$d/sism" --model csa --out "$d/csa" $FLAGS
-            score "$d/csa" "$masks" "$d/csa.json"
+            "$B" run "$photos" --sisms "$d/sism" --out "$d/icnet" $FLAGS
+            score "$d/icnet" "$masks" "$d/icnet.json"
         fi
     done
 done <<< "$SETS"
