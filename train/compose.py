@@ -376,6 +376,7 @@ class Compositor:
         self.pools = pools
         self.sism_nets = list(sism_nets)    # [(name, net with .sism(PIL) -> uint8 HxW, p)]
         self.real_sism_p = real_sism_p
+        self.distractor_categories = pools.categories("train")
 
     def distractor(self, rng, target_cat, split, used):
         """A distractor object (category, key) that this group has not shown yet: an object
@@ -389,7 +390,9 @@ class Compositor:
                 return "photo-single", k
             if split == "heldout":
                 return None
-        cats = self._distractor_cats(split)
+        # Artwork distractors always come from the training categories (held-out composites use
+        # the reserved photo cut-outs above, never artwork).
+        cats = self.distractor_categories
         for _ in range(20):
             c = cats[int(rng.integers(len(cats)))]
             if c != target_cat and c not in used:
@@ -397,14 +400,6 @@ class Compositor:
                 items = p.items[c]
                 return c, items[int(rng.integers(len(items)))]
         return None
-
-    def _distractor_cats(self, split):
-        # Training and validation groups draw distractors from the training categories only;
-        # the held-out set uses reserved photo cut-outs (above), never artwork.
-        key = "_dcats"
-        if not hasattr(self, key):
-            setattr(self, key, self.pools.categories("train"))
-        return getattr(self, key)
 
     def image(self, cat, target_key, rng, split, used=None):
         """One composite; `used` collects the distractors (categories, photo keys) already shown

@@ -31,7 +31,7 @@ Recipe (SPEC §7, official train.py/solver.py/loss.py, with the departures marke
   at inference), cosal_map_1 against the 224x224 mask: max F (as icnet eval), MAE, binary IoU
   (pred > 0.5) and soft IoU. best.pt keeps the epoch with the best validation max F.
 
-Online (--online, the recipe of the shipped head): SOURCE is the artwork pools folder of
+Online (--online, part 5; not yet the recipe of a shipped head): SOURCE is the artwork pools folder of
 train/artwork.py; every batch is one new group made by train/compose.py (a category of the
 training split, 4..--batch-size composites, each with a simulated SISM or, with probability
 --real-sism-p, a real U²-Netp / full U²-Net map), seeded by (seed, epoch, index), so --resume
@@ -210,18 +210,27 @@ class ImagePack:
         if aug is None and key in self.val_cache:
             return self.val_cache[key]
         rgb, sism, mask = (torch.stack([self.items[(group, s)][i] for s in stems]) for i in range(3))
-        rgb = rgb.permute(0, 3, 1, 2).float()                                # [N,3,H,W] RGB 0..255
-        sism, mask = sism[:, None].float() / 255.0, mask[:, None].float() / 255.0
-        flip = torch.tensor(flips, device=self.device).view(-1, 1, 1, 1)
-        rgb, sism, mask = (torch.where(flip, t.flip(3), t) for t in (rgb, sism, mask))
-        if aug is not None:
-            rgb, sism, mask = augment(rgb, sism, mask, aug)
-        bgr = rgb.flip(1) - torch.tensor(features.CAFFE_BGR_MEAN, device=self.device).view(1, 3, 1, 1)
-        with torch.no_grad():
-            feats = features.vgg_features(self.vgg, bgr)
+        feats, sism, mask = network_inputs(self.vgg, rgb, sism, mask, flips, aug)
         if aug is None and group in self.fixed_groups:
             self.val_cache[key] = (feats, sism, mask)                        # fixed inputs: once
         return feats, sism, mask
+
+
+def network_inputs(vgg, rgb, sism, mask, flips, aug=None, bf16=False):
+    """uint8 tensors on the device (rgb [N,224,224,3], sism and mask [N,224,224]) -> (VGG16
+    features, sism [N,1,224,224] and mask in 0..1): the flips, the augmentation (a generator, or
+    None), caffe-bgr and the frozen VGG16 (under bfloat16 autocast if bf16)."""
+    dev = rgb.device
+    rgb = rgb.permute(0, 3, 1, 2).float()                                    # [N,3,H,W] RGB 0..255
+    sism, mask = sism[:, None].float() / 255.0, mask[:, None].float() / 255.0
+    flip = torch.tensor(flips, device=dev).view(-1, 1, 1, 1)
+    rgb, sism, mask = (torch.where(flip, t.flip(3), t) for t in (rgb, sism, mask))
+    if aug is not None:
+        rgb, sism, mask = augment(rgb, sism, mask, aug)
+    bgr = rgb.flip(1) - torch.tensor(features.CAFFE_BGR_MEAN, device=dev).view(1, 3, 1, 1)
+    with torch.no_grad(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+        feats = features.vgg_features(vgg, bgr)
+    return feats, sism, mask
 
 
 def augment(rgb, sism, mask, gen):
@@ -261,16 +270,13 @@ class OnlineSource:
         import compose
         self.args, self.vgg, self.device = args, vgg, device
         self.pools = compose.Pools(args.source, args.photos, args.photo_cache)
-        nets = []
-        if args.real_sism_p > 0:
-            import make_dataset as md
-            nets.append(("u2netp", md.U2Netp(os.path.join(compose.ROOT, "models", "u2netp.safetensors")), 1.0))
-            full = args.u2net
-            if args.u2net_share > 0:
-                if not os.path.exists(full):
-                    raise SystemExit(f"--u2net-share: {full} not found (icnet fetch-models)")
-                nets.append(("u2net", md.U2Netp(full), args.u2net_share))
-                nets[0] = ("u2netp", nets[0][1], 1.0 - args.u2net_share)
+        import make_dataset as md
+        u2netp = md.U2Netp(os.path.join(compose.ROOT, "models", "u2netp.safetensors"))
+        nets = [("u2netp", u2netp, 1.0 - args.u2net_share)]
+        if args.u2net_share > 0:
+            if not os.path.exists(args.u2net):
+                raise SystemExit(f"--u2net-share: {args.u2net} not found (icnet fetch-models)")
+            nets.append(("u2net", md.U2Netp(args.u2net), args.u2net_share))
         self.comp = compose.Compositor(self.pools, nets, args.real_sism_p)
         self.cats = self.pools.categories("train")
         self.has_flips = True
@@ -278,14 +284,14 @@ class OnlineSource:
         self.val_cache = {}
         self.fixed_groups = set()
         self.val_arrays = {}
-        self.val = self._validation_groups(args, nets)
+        self.val = self._validation_groups(args, u2netp)
         self.heldout = self._committed_heldout()
 
-    def _validation_groups(self, args, nets):
+    def _validation_groups(self, args, u2netp):
         path = os.path.join(args.ckpt_dir, "val_groups.npz")
         if not os.path.exists(path):
             import compose
-            comp = compose.Compositor(self.pools, nets[:1], 1.0 if nets else 0.0)
+            comp = compose.Compositor(self.pools, [("u2netp", u2netp, 1.0)], 1.0)   # real maps only
             arrays = {}
             for i, c in enumerate(self.pools.categories("val")):
                 rgb, sism, mask, _ = comp.group(c, 5, [args.seed, 777, i], "train")
@@ -342,18 +348,9 @@ class OnlineSource:
         else:
             rgb, sism, mask = (self.val_arrays[(group, w)] for w in ("rgb", "sism", "mask"))
             idx = [int(s) for s in stems]
-        flips = flips[:len(idx)]
-        rgb = torch.from_numpy(np.ascontiguousarray(rgb[idx])).to(self.device).permute(0, 3, 1, 2).float()
-        sism = torch.from_numpy(np.ascontiguousarray(sism[idx])).to(self.device)[:, None].float() / 255.0
-        mask = torch.from_numpy(np.ascontiguousarray(mask[idx])).to(self.device)[:, None].float() / 255.0
-        flip = torch.tensor(flips, device=self.device).view(-1, 1, 1, 1)
-        rgb, sism, mask = (torch.where(flip, t.flip(3), t) for t in (rgb, sism, mask))
-        if aug is not None:
-            rgb, sism, mask = augment(rgb, sism, mask, aug)
-        bgr = rgb.flip(1) - torch.tensor(features.CAFFE_BGR_MEAN, device=self.device).view(1, 3, 1, 1)
-        with torch.no_grad(), torch.autocast(self.device.type, dtype=torch.bfloat16,
-                                             enabled=self.args.bf16 and "@" in group):
-            feats = features.vgg_features(self.vgg, bgr)
+        rgb, sism, mask = (torch.from_numpy(np.ascontiguousarray(a[idx])).to(self.device) for a in (rgb, sism, mask))
+        feats, sism, mask = network_inputs(self.vgg, rgb, sism, mask, flips[:len(idx)], aug,
+                                           bf16=self.args.bf16 and "@" in group)
         if aug is None and "@" not in group:
             self.val_cache[key] = (feats, sism, mask)
         return feats, sism, mask
