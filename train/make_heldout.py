@@ -57,6 +57,11 @@ def main(argv=None):
     chosen = sorted(rng.choice(rich, size=GROUPS, replace=False).tolist())
     comp = compose.Compositor(pools)
     if os.path.exists(a.out):
+        # Rebuilt from scratch, but only a folder this script made (it holds records.json):
+        # never delete a folder someone passed by mistake.
+        if not os.path.exists(os.path.join(a.out, "records.json")):
+            raise SystemExit(f"--out {a.out} exists and is not a held-out set made by this script; "
+                             "pass a new folder")
         shutil.rmtree(a.out)
     records = []
     for gi, cat in enumerate(chosen):
