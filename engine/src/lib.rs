@@ -4,6 +4,7 @@
 //! - [`gpu`]: adapter selection and the device with the adapter's real limits.
 //! - [`weights`]: loading and checking an ICNet `.safetensors`, BatchNorm folding.
 //! - [`testweights`]: the deterministic "scaled" test weights shared with the Python reference.
+//! - [`decode`]: image files to pixels: formats, size limits, EXIF orientation.
 //! - [`preprocess`] / [`postprocess`]: Pillow- and OpenCV-exact image handling around the network.
 //! - [`kernels`]: one module per WGSL compute kernel, each with a CPU reference.
 //! - [`plan`]: the fixed execution graph with liveness-planned buffers.
@@ -11,6 +12,7 @@
 //!   ICNet; the training-free model); [`u2net`]: the SISM models (U²-Netp, U²-Net).
 //! - [`engine`]: the public entry point that runs a whole photo group.
 
+pub mod decode;
 pub mod error;
 pub mod gpu;
 pub mod metrics;

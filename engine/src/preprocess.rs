@@ -16,10 +16,11 @@
 //! Pillow exactly. CMYK JPEGs are converted by the decoder, not Pillow's
 //! `cmyk2rgb` (max difference 2 on Pillow's own CMYK sample).
 
-use std::io::Cursor;
-
-use image::{DynamicImage, ImageFormat, ImageReader};
-
+use crate::decode::decode;
+pub use crate::decode::{
+    probe, DecodeOptions, ImageInfo, Orientation, DEFAULT_MAX_IMAGE_PIXELS, READ_FORMATS,
+};
+pub(crate) use crate::decode::clause;
 use crate::{Error, Result};
 
 /// Side of the square network input. ICNet is evaluated at 224×224 and its
@@ -72,10 +73,11 @@ pub struct PreparedPhoto {
 /// Like Pillow: alpha is dropped (not composited), grey is replicated, palette
 /// images take their palette colours, 16-bit colour keeps the high byte, and
 /// 16-bit grey (Pillow's 'I;16') is clipped to 255, not scaled. EXIF
-/// orientation is ignored, as `Image.open` ignores it. Empty, truncated,
-/// undecodable or zero-sized images are an [`Error::Image`].
-pub fn prepare_photo(bytes: &[u8]) -> Result<PreparedPhoto> {
-    Ok(decode_photo(bytes)?.prepare())
+/// orientation is applied or ignored (`Image.open` ignores it) as `opts`
+/// say. Empty, truncated, undecodable, zero-sized or too large images are an
+/// [`Error::Image`].
+pub fn prepare_photo(bytes: &[u8], opts: &DecodeOptions) -> Result<PreparedPhoto> {
+    Ok(decode_photo(bytes, opts)?.prepare())
 }
 
 /// A decoded photo at its original size, RGB (Pillow's `convert('RGB')`).
@@ -101,8 +103,8 @@ impl DecodedPhoto {
 
 /// Decodes a photo as [`prepare_photo`] does, keeping its original size
 /// (U²-Netp resizes it differently, and saliency maps go back to that size).
-pub fn decode_photo(bytes: &[u8]) -> Result<DecodedPhoto> {
-    let img = decode(bytes)?;
+pub fn decode_photo(bytes: &[u8], opts: &DecodeOptions) -> Result<DecodedPhoto> {
+    let img = decode(bytes, opts)?;
     Ok(DecodedPhoto {
         rgb: img.to_rgb(),
         height: img.height as u32,
@@ -121,15 +123,15 @@ pub fn sism_from_map(l: &[u8], width: u32, height: u32) -> Vec<u8> {
 /// for colour, alpha ignored, 16-bit grey clipped to 255, 16-bit colour from
 /// its high bytes) and resizes it to 224×224 (Pillow bilinear).
 /// Returns `SIZE*SIZE` bytes, row-major. Errors as [`prepare_photo`].
-pub fn prepare_sism(bytes: &[u8]) -> Result<Vec<u8>> {
-    let (l, w, h) = decode_sism(bytes)?;
+pub fn prepare_sism(bytes: &[u8], opts: &DecodeOptions) -> Result<Vec<u8>> {
+    let (l, w, h) = decode_sism(bytes, opts)?;
     Ok(sism_from_map(&l, w, h))
 }
 
 /// Decodes a SISM to 8-bit grey at its own size, as [`prepare_sism`] does:
 /// `(pixels, width, height)`.
-pub fn decode_sism(bytes: &[u8]) -> Result<(Vec<u8>, u32, u32)> {
-    let img = decode(bytes)?;
+pub fn decode_sism(bytes: &[u8], opts: &DecodeOptions) -> Result<(Vec<u8>, u32, u32)> {
+    let img = decode(bytes, opts)?;
     Ok((img.to_l(), img.width as u32, img.height as u32))
 }
 
@@ -172,11 +174,12 @@ pub enum PhotoInputError {
 pub fn prepare_photo_inputs(
     photo: &[u8],
     sism: Option<&[u8]>,
+    opts: &DecodeOptions,
 ) -> std::result::Result<PhotoInputs, PhotoInputError> {
-    let photo = decode_photo(photo).map_err(PhotoInputError::Photo)?;
+    let photo = decode_photo(photo, opts).map_err(PhotoInputError::Photo)?;
     let sism = match sism {
         Some(bytes) => {
-            let (grey, w, h) = decode_sism(bytes).map_err(PhotoInputError::Sism)?;
+            let (grey, w, h) = decode_sism(bytes, opts).map_err(PhotoInputError::Sism)?;
             let sism224 = sism_from_map(&grey, w, h);
             let full = if (w, h) == (photo.width, photo.height) {
                 grey
@@ -246,161 +249,6 @@ pub fn normalize(rgb: &[u8], mode: Preprocess) -> Vec<f32> {
 /// No binarisation and no normalisation (SPEC §4.3).
 pub fn sism_to_f32(l: &[u8]) -> Vec<f32> {
     l.iter().map(|&v| f32::from(v) / 255.0).collect()
-}
-
-// ---------------------------------------------------------------------------
-// Decoding and Pillow's mode conversions
-// ---------------------------------------------------------------------------
-
-/// Pixels in the Pillow mode the file opens as, with any alpha already
-/// dropped (both `convert('RGB')` and `convert('L')` ignore it).
-enum Pixels {
-    /// 'L' (also '1', 'LA', 8-bit grey+alpha): one byte per pixel.
-    L(Vec<u8>),
-    /// 'RGB'/'RGBA'/'P' and 16-bit colour (Pillow keeps the high byte): RGB triples.
-    Rgb(Vec<u8>),
-    /// 'I;16': 16-bit grey PNG. Pillow clips it to 255 on conversion.
-    I16(Vec<u16>),
-}
-
-struct Decoded {
-    width: usize,
-    height: usize,
-    pixels: Pixels,
-}
-
-/// Pillow's `L = (19595 R + 38470 G + 7471 B + 0x8000) >> 16` (ITU-R 601-2 luma).
-fn luma(r: u8, g: u8, b: u8) -> u8 {
-    ((19595 * u32::from(r) + 38470 * u32::from(g) + 7471 * u32::from(b) + 0x8000) >> 16) as u8
-}
-
-/// Pillow's 'I;16' to 'L'/'RGB': values above 255 become 255, no scaling.
-fn clip16(v: u16) -> u8 {
-    v.min(255) as u8
-}
-
-impl Decoded {
-    /// `convert('RGB')`.
-    fn to_rgb(&self) -> Vec<u8> {
-        match &self.pixels {
-            Pixels::Rgb(v) => v.clone(),
-            Pixels::L(v) => v.iter().flat_map(|&l| [l, l, l]).collect(),
-            Pixels::I16(v) => v.iter().flat_map(|&x| [clip16(x); 3]).collect(),
-        }
-    }
-
-    /// `convert('L')`.
-    fn to_l(&self) -> Vec<u8> {
-        match &self.pixels {
-            Pixels::L(v) => v.clone(),
-            Pixels::Rgb(v) => v.chunks_exact(3).map(|p| luma(p[0], p[1], p[2])).collect(),
-            Pixels::I16(v) => v.iter().map(|&x| clip16(x)).collect(),
-        }
-    }
-}
-
-/// PNG colour type from the IHDR chunk, if `bytes` is a PNG.
-fn png_color_type(bytes: &[u8]) -> Option<u8> {
-    const SIG: &[u8] = b"\x89PNG\r\n\x1a\n";
-    (bytes.len() >= 26 && bytes.starts_with(SIG) && &bytes[12..16] == b"IHDR").then(|| bytes[25])
-}
-
-/// Whether a JPEG stream has an end-of-image marker (FF D9) after its first
-/// start-of-scan (FF DA). Searching after the scan start skips EXIF thumbnails;
-/// entropy-coded data cannot contain FF D9 (FF bytes are stuffed as FF 00).
-fn jpeg_is_complete(bytes: &[u8]) -> bool {
-    let Some(sos) = bytes.windows(2).position(|w| w == [0xFF, 0xDA]) else {
-        return false;
-    };
-    bytes[sos..].windows(2).any(|w| w == [0xFF, 0xD9])
-}
-
-/// An error's text as a clause inside our own sentence (no final period).
-pub(crate) fn clause(e: &dyn std::fmt::Display) -> String {
-    e.to_string().trim_end().trim_end_matches('.').to_string()
-}
-
-fn high_bytes(v: &[u16]) -> Vec<u8> {
-    v.iter().map(|&x| (x >> 8) as u8).collect()
-}
-
-fn decode(bytes: &[u8]) -> Result<Decoded> {
-    if bytes.is_empty() {
-        return Err(Error::Image("The image file is empty.".into()));
-    }
-    let reader = ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| Error::Image(format!("The image could not be read: {}.", clause(&e))))?;
-    match reader.format() {
-        Some(ImageFormat::Png | ImageFormat::WebP) => {}
-        Some(ImageFormat::Jpeg) => {
-            if !jpeg_is_complete(bytes) {
-                // zune-jpeg would fill the missing part with grey; Pillow
-                // refuses ("image file is truncated"), and so do we.
-                return Err(Error::Image(
-                    "The JPEG image is truncated (its end-of-image marker is missing).".into(),
-                ));
-            }
-        }
-        _ => {
-            return Err(Error::Image(
-                "The file is not a PNG, JPEG or WebP image.".into(),
-            ))
-        }
-    }
-    let img = reader
-        .decode()
-        .map_err(|e| Error::Image(format!("The image could not be decoded: {}.", clause(&e))))?;
-    let (width, height) = (img.width() as usize, img.height() as usize);
-    if width == 0 || height == 0 {
-        return Err(Error::Image(format!(
-            "The image has no pixels ({width}x{height})."
-        )));
-    }
-    let pixels = match img {
-        DynamicImage::ImageLuma8(b) => Pixels::L(b.into_raw()),
-        DynamicImage::ImageLumaA8(b) => {
-            Pixels::L(b.into_raw().chunks_exact(2).map(|p| p[0]).collect())
-        }
-        DynamicImage::ImageRgb8(b) => Pixels::Rgb(b.into_raw()),
-        DynamicImage::ImageRgba8(b) => Pixels::Rgb(
-            b.into_raw()
-                .chunks_exact(4)
-                .flat_map(|p| [p[0], p[1], p[2]])
-                .collect(),
-        ),
-        DynamicImage::ImageLuma16(b) => Pixels::I16(b.into_raw()),
-        DynamicImage::ImageLumaA16(b) => {
-            let raw = b.into_raw();
-            let grey: Vec<u16> = raw.chunks_exact(2).map(|p| p[0]).collect();
-            if png_color_type(bytes) == Some(0) {
-                // 16-bit grey with a tRNS chunk: Pillow opens it as 'I;16'.
-                Pixels::I16(grey)
-            } else {
-                // 16-bit grey+alpha: Pillow opens it as RGBA from the high bytes.
-                Pixels::L(high_bytes(&grey))
-            }
-        }
-        DynamicImage::ImageRgb16(b) => Pixels::Rgb(high_bytes(&b.into_raw())),
-        DynamicImage::ImageRgba16(b) => Pixels::Rgb(
-            b.into_raw()
-                .chunks_exact(4)
-                .flat_map(|p| [p[0], p[1], p[2]])
-                .map(|x| (x >> 8) as u8)
-                .collect(),
-        ),
-        other => {
-            return Err(Error::Image(format!(
-                "The image's pixel format ({:?}) is not supported.",
-                other.color()
-            )))
-        }
-    };
-    Ok(Decoded {
-        width,
-        height,
-        pixels,
-    })
 }
 
 // ---------------------------------------------------------------------------
@@ -784,10 +632,10 @@ mod tests {
             );
             let stem = name.rsplit_once('.').unwrap().0;
             let bytes = std::fs::read(dir().join(name)).unwrap();
-            let photo = prepare_photo(&bytes).unwrap();
+            let photo = prepare_photo(&bytes, &DecodeOptions::OFFICIAL).unwrap();
             assert_eq!((photo.width, photo.height), (w, h), "{name}: original size");
             assert_eq!(photo.rgb.len(), SIZE * SIZE * 3);
-            let sism = prepare_sism(&bytes).unwrap();
+            let sism = prepare_sism(&bytes, &DecodeOptions::OFFICIAL).unwrap();
             assert_eq!(sism.len(), SIZE * SIZE);
             if name.ends_with(".jpg") {
                 continue;
@@ -815,8 +663,8 @@ mod tests {
         let bytes = std::fs::read(dir().join("src_gray_97x150.png")).unwrap();
         let (_, want_rgb) = npy::<u8>("src_gray_97x150.rgb224.npy.gz");
         let (_, want_l) = npy::<u8>("src_gray_97x150.l224.npy.gz");
-        assert_eq!(prepare_photo(&bytes).unwrap().rgb, want_rgb);
-        assert_eq!(prepare_sism(&bytes).unwrap(), want_l);
+        assert_eq!(prepare_photo(&bytes, &DecodeOptions::OFFICIAL).unwrap().rgb, want_rgb);
+        assert_eq!(prepare_sism(&bytes, &DecodeOptions::OFFICIAL).unwrap(), want_l);
     }
 
     /// The resampler on Pillow's own JPEG decode is exact; the decoders
@@ -834,14 +682,14 @@ mod tests {
         );
 
         let bytes = std::fs::read(dir().join(format!("{stem}.jpg"))).unwrap();
-        let ours = decode(&bytes).unwrap().to_rgb();
+        let ours = crate::decode::decode(&bytes, &DecodeOptions::OFFICIAL).unwrap().to_rgb();
         let max_decode = ours
             .iter()
             .zip(&pillow_decoded)
             .map(|(a, b)| a.abs_diff(*b))
             .max()
             .unwrap();
-        let photo = prepare_photo(&bytes).unwrap();
+        let photo = prepare_photo(&bytes, &DecodeOptions::OFFICIAL).unwrap();
         let max_out = photo
             .rgb
             .iter()
@@ -882,7 +730,7 @@ mod tests {
         }
         // a whole 224x224 photo, through the real pipeline
         let bytes = std::fs::read(dir().join("src_rgb_260x300.webp")).unwrap();
-        let photo = prepare_photo(&bytes).unwrap();
+        let photo = prepare_photo(&bytes, &DecodeOptions::OFFICIAL).unwrap();
         let (_, want) = npy::<u64>("norm_photo_fnv.npy");
         assert_eq!(
             fnv1a64(&f32_bytes(&normalize(&photo.rgb, Preprocess::Imagenet))),
@@ -908,34 +756,34 @@ mod tests {
     fn photo_inputs_are_the_steps_they_stand_for() {
         let photo = std::fs::read(dir().join("src_rgb_40x30.png")).unwrap();
         let map = std::fs::read(dir().join("src_rgb_120x90.jpg")).unwrap();
-        let inputs = prepare_photo_inputs(&photo, Some(&map)).unwrap();
-        assert_eq!(inputs.photo, decode_photo(&photo).unwrap());
-        assert_eq!(inputs.prepared, prepare_photo(&photo).unwrap());
+        let inputs = prepare_photo_inputs(&photo, Some(&map), &DecodeOptions::OFFICIAL).unwrap();
+        assert_eq!(inputs.photo, decode_photo(&photo, &DecodeOptions::OFFICIAL).unwrap());
+        assert_eq!(inputs.prepared, prepare_photo(&photo, &DecodeOptions::OFFICIAL).unwrap());
         let given = inputs.sism.unwrap();
-        assert_eq!(given.sism224, prepare_sism(&map).unwrap());
+        assert_eq!(given.sism224, prepare_sism(&map, &DecodeOptions::OFFICIAL).unwrap());
         // A map of another size is resized to the photo's size ...
-        let (grey, w, h) = decode_sism(&map).unwrap();
+        let (grey, w, h) = decode_sism(&map, &DecodeOptions::OFFICIAL).unwrap();
         assert_eq!(
             given.full,
             pillow_resize_bilinear(&grey, w as usize, h as usize, 1, 40, 30)
         );
         // ... and one of the same size is kept as it is.
-        let same = prepare_photo_inputs(&photo, Some(&photo)).unwrap();
-        assert_eq!(same.sism.unwrap().full, decode_sism(&photo).unwrap().0);
-        assert!(prepare_photo_inputs(&photo, None).unwrap().sism.is_none());
+        let same = prepare_photo_inputs(&photo, Some(&photo), &DecodeOptions::OFFICIAL).unwrap();
+        assert_eq!(same.sism.unwrap().full, decode_sism(&photo, &DecodeOptions::OFFICIAL).unwrap().0);
+        assert!(prepare_photo_inputs(&photo, None, &DecodeOptions::OFFICIAL).unwrap().sism.is_none());
         // The photo is checked first.
         assert!(matches!(
-            prepare_photo_inputs(b"no photo", Some(b"no map")),
+            prepare_photo_inputs(b"no photo", Some(b"no map"), &DecodeOptions::OFFICIAL),
             Err(PhotoInputError::Photo(Error::Image(_)))
         ));
         assert!(matches!(
-            prepare_photo_inputs(&photo, Some(b"no map")),
+            prepare_photo_inputs(&photo, Some(b"no map"), &DecodeOptions::OFFICIAL),
             Err(PhotoInputError::Sism(Error::Image(_)))
         ));
     }
 
     fn image_err(bytes: &[u8]) -> String {
-        match (prepare_photo(bytes), prepare_sism(bytes)) {
+        match (prepare_photo(bytes, &DecodeOptions::OFFICIAL), prepare_sism(bytes, &DecodeOptions::OFFICIAL)) {
             (Err(Error::Image(a)), Err(Error::Image(b))) => {
                 assert_eq!(a, b);
                 assert!(a.ends_with('.') && !a.ends_with(".."), "{a}");
@@ -987,10 +835,10 @@ mod tests {
     #[test]
     fn bad_inputs_are_errors_not_panics() {
         assert!(image_err(&[]).contains("empty"));
-        assert!(image_err(b"definitely not an image").contains("not a PNG, JPEG or WebP"));
-        assert!(
-            image_err(b"GIF89a\x01\x00\x01\x00\x00\x00\x00;").contains("not a PNG, JPEG or WebP")
-        );
+        assert!(image_err(b"definitely not an image")
+            .contains("not a PNG, JPEG, WebP, GIF, BMP or TIFF image"));
+        // A GIF (read since part 6) whose body is cut short.
+        assert!(image_err(b"GIF89a\x01\x00\x01\x00\x00\x00\x00;").contains("GIF image"));
         image_err(&png_with_size(0, 5));
         image_err(&png_with_size(3, 0));
         image_err(&png_with_size(0, 0));
@@ -1010,7 +858,7 @@ mod tests {
         let mut bytes = std::fs::read(dir().join("src_rgb_40x30.png")).unwrap();
         let n = bytes.len();
         bytes[n / 2..n - 12].iter_mut().for_each(|b| *b = !*b);
-        assert!(matches!(prepare_sism(&bytes), Err(Error::Image(_))));
+        assert!(matches!(prepare_sism(&bytes, &DecodeOptions::OFFICIAL), Err(Error::Image(_))));
         assert!(exists("sources.txt"));
     }
 }

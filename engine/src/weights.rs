@@ -52,6 +52,9 @@ pub struct ConvWeights {
 /// All ICNet convolutions, BatchNorm folded, plus the pre-processing the weights expect.
 pub struct Weights {
     pub preprocess: Preprocess,
+    /// Whether `preprocess` was assumed (no part named one): see
+    /// [`Weights::preprocess_assumed`].
+    preprocess_assumed: bool,
     /// Convolutions in state_dict order.
     convs: Vec<(String, ConvWeights)>,
     index: HashMap<String, usize>,
@@ -317,6 +320,95 @@ fn f32_from_le(bytes: &[u8]) -> Vec<f32> {
     }
 }
 
+/// How many NaN and infinite values `values` holds, and the first such index;
+/// `None` when every value is finite.
+fn non_finite(values: &[f32]) -> Option<(usize, usize, usize)> {
+    let first = values.iter().position(|v| !v.is_finite())?;
+    let (mut nan, mut inf) = (0, 0);
+    for v in &values[first..] {
+        if v.is_nan() {
+            nan += 1;
+        } else if v.is_infinite() {
+            inf += 1;
+        }
+    }
+    Some((nan, inf, first))
+}
+
+/// Collects the tensors that hold NaN or infinite values, to refuse them all in
+/// one sentence.
+#[derive(Default)]
+struct Damage {
+    found: Vec<String>,
+}
+
+impl Damage {
+    /// Records tensor `name` if any of its `values` is not finite.
+    fn check(&mut self, name: &str, values: &[f32]) {
+        let Some((nan, inf, first)) = non_finite(values) else {
+            return;
+        };
+        let what = match (nan, inf) {
+            (0, i) => plural(i, "infinite value", "infinite values"),
+            (n, 0) => plural(n, "NaN value", "NaN values"),
+            (n, i) => format!("{n} NaN and {i} infinite values"),
+        };
+        let at = if nan + inf == 1 { "at" } else { "first at" };
+        self.found
+            .push(format!("{name} holds {what} ({at} index {first})"));
+    }
+
+    /// `Err` naming every damaged tensor (up to [`MAX_LISTED`]) of `source`.
+    fn into_result(self, source: &str) -> Result<()> {
+        if self.found.is_empty() {
+            return Ok(());
+        }
+        let n = self.found.len();
+        let listed = &self.found[..n.min(MAX_LISTED)];
+        let mut msg = format!("{source}: ");
+        match listed {
+            [one] => msg.push_str(one),
+            _ if n > MAX_LISTED => {
+                msg.push_str(&listed.join(", "));
+                let more = n - MAX_LISTED;
+                let (noun, verb) = if more == 1 {
+                    ("tensor", "holds")
+                } else {
+                    ("tensors", "hold")
+                };
+                msg.push_str(&format!(
+                    " and {more} more {noun} {verb} NaN or infinite values"
+                ));
+            }
+            [init @ .., last] => {
+                msg.push_str(&init.join(", "));
+                msg.push_str(" and ");
+                msg.push_str(last);
+            }
+            [] => unreachable!(),
+        }
+        msg.push_str("; the weights are damaged.");
+        Err(Error::Weights(msg))
+    }
+}
+
+/// The warning for weights that do not name their input normalisation.
+fn assumed_warning(assumed: Preprocess) -> String {
+    let (how, hint) = match assumed {
+        Preprocess::Imagenet => (
+            "ImageNet normalisation (RGB, mean [0.485, 0.456, 0.406], std [0.229, 0.224, 0.225])",
+            " (weights with a backbone converted from Caffe need \"caffe-bgr\" there)",
+        ),
+        Preprocess::CaffeBgr => (
+            "Caffe normalisation (BGR, 0..255, minus [103.939, 116.779, 123.68])",
+            "",
+        ),
+    };
+    format!(
+        "The weights do not say which input normalisation they expect (no \"{PREPROCESS_METADATA_KEY}\" metadata entry{hint}), so {how} was assumed."
+    )
+}
+
 impl Weights {
     /// Parses and checks a safetensors buffer.
     pub fn from_bytes(bytes: &[u8]) -> Result<Weights> {
@@ -400,12 +492,16 @@ impl Weights {
             })?;
 
         let mut tensors: HashMap<String, Vec<f32>> = HashMap::with_capacity(STATE_DICT.len());
+        let mut damage = Damage::default();
         for (name, view) in &views {
             if view.dtype() == Dtype::F32 {
-                tensors.insert(name.to_string(), f32_from_le(view.data()));
+                let values = f32_from_le(view.data());
+                damage.check(name, &values);
+                tensors.insert(name.to_string(), values);
             }
         }
-        Ok(Self::assemble(tensors, preprocess))
+        damage.into_result(&source)?;
+        Self::assemble(&source, tensors, preprocess, tag.is_none())
     }
 
     /// Builds weights from in-memory float32 tensors `(name, shape, values)`, with the
@@ -416,14 +512,42 @@ impl Weights {
             .iter()
             .map(|(n, s, d)| (n.as_str(), Kind::F32, s.as_slice(), Some(d.len())))
             .collect();
-        validate("The given tensors", &entries)?;
+        let source = "The given tensors";
+        validate(source, &entries)?;
         drop(entries);
+        let mut damage = Damage::default();
+        for (name, _, values) in &tensors {
+            damage.check(name, values);
+        }
+        damage.into_result(source)?;
         let map: HashMap<String, Vec<f32>> = tensors.into_iter().map(|(n, _, d)| (n, d)).collect();
-        Ok(Self::assemble(map, preprocess))
+        Self::assemble(source, map, preprocess, false)
     }
 
-    /// Turns a validated tensor map into folded convs.
-    fn assemble(mut tensors: HashMap<String, Vec<f32>>, preprocess: Preprocess) -> Weights {
+    /// Whether [`Weights::preprocess`] was assumed rather than read: no part
+    /// had an `icnet.preprocess` metadata entry, so ImageNet normalisation
+    /// (the official checkpoint's) is used. Weights built from in-memory
+    /// tensors were given theirs explicitly, so they never assume one.
+    pub fn preprocess_assumed(&self) -> bool {
+        self.preprocess_assumed
+    }
+
+    /// A one-sentence warning naming the normalisation that was assumed, when
+    /// it was ([`Weights::preprocess_assumed`]); `None` when the weights named it.
+    pub fn preprocess_warning(&self) -> Option<String> {
+        self.preprocess_assumed
+            .then(|| assumed_warning(self.preprocess))
+    }
+
+    /// Turns a validated, finite tensor map into folded convs. Refuses a
+    /// negative running variance and a fold that overflows float32, so the
+    /// engine never sees a non-finite weight.
+    fn assemble(
+        source: &str,
+        mut tensors: HashMap<String, Vec<f32>>,
+        preprocess: Preprocess,
+        preprocess_assumed: bool,
+    ) -> Result<Weights> {
         let shapes: HashMap<&str, &[usize]> = STATE_DICT.iter().copied().collect();
         let mut take = |key: String| -> Vec<f32> {
             tensors
@@ -446,7 +570,22 @@ impl Weights {
                 let beta = take(format!("{bn}.bias"));
                 let mean = take(format!("{bn}.running_mean"));
                 let var = take(format!("{bn}.running_var"));
+                if let Some(i) = var.iter().position(|&v| v < 0.0) {
+                    let n = var.iter().filter(|&&v| v < 0.0).count();
+                    return Err(Error::Weights(format!(
+                        "{source}: {bn}.running_var holds {} (first {} at index {i}), which no BatchNorm can have; the weights are damaged.",
+                        plural(n, "negative variance", "negative variances"),
+                        var[i]
+                    )));
+                }
                 fold_bn(&mut conv, &gamma, &beta, &mean, &var);
+                for (part, values) in [("weight", &conv.weight), ("bias", &conv.bias)] {
+                    if let Some((_, _, i)) = non_finite(values) {
+                        return Err(Error::Weights(format!(
+                            "{source}: folding the BatchNorm {bn} into the convolution {prefix} overflows float32 (first at index {i} of its {part}); the weights are damaged."
+                        )));
+                    }
+                }
             }
             convs.push((prefix.to_string(), conv));
         }
@@ -456,11 +595,12 @@ impl Weights {
             .enumerate()
             .map(|(i, (p, _))| (p.clone(), i))
             .collect();
-        Weights {
+        Ok(Weights {
             preprocess,
+            preprocess_assumed,
             convs,
             index,
-        }
+        })
     }
 
     /// The (BN-folded) conv at `prefix`, e.g. `"vgg.vgg.0"` or `"refine_1.merge_conv.3"`.
@@ -1052,6 +1192,167 @@ mod tests {
     }
 
     #[test]
+    fn non_finite_values_are_refused_with_the_tensor_named() {
+        let tensors = cheap_tensors();
+        let set = |raw: &mut Vec<(String, Raw)>, name: &str, at: &[(usize, f32)]| {
+            let (_, r) = raw.iter_mut().find(|(n, _)| n == name).unwrap();
+            for &(i, v) in at {
+                r.bytes[4 * i..4 * i + 4].copy_from_slice(&v.to_le_bytes());
+            }
+        };
+
+        // NaNs in an ICNet head tensor.
+        let mut raw = as_raw(&tensors);
+        let nans: Vec<(usize, f32)> = (0..12).map(|k| (3 + 5 * k, f32::NAN)).collect();
+        set(&mut raw, "Co4.cosal_feat.conv.0.weight", &nans);
+        let msg = weights_err(Weights::from_bytes(&serialize(&raw, None)));
+        assert_eq!(
+            msg,
+            "The weights data: Co4.cosal_feat.conv.0.weight holds 12 NaN values (first at index 3); the weights are damaged."
+        );
+
+        // One infinity in a VGG tensor, found also when the tensors are split in parts.
+        let mut raw = as_raw(&tensors);
+        set(&mut raw, "vgg.vgg.28.bias", &[(511, f32::NEG_INFINITY)]);
+        let msg = weights_err(Weights::from_bytes(&serialize(&raw, None)));
+        assert!(
+            msg.contains("vgg.vgg.28.bias holds 1 infinite value (at index 511)"),
+            "{msg}"
+        );
+        let (vgg, head): (Vec<_>, Vec<_>) =
+            raw.into_iter().partition(|(n, _)| n.starts_with("vgg."));
+        let (vgg_b, head_b) = (serialize(&vgg, None), serialize(&head, None));
+        let msg = weights_err(Weights::from_parts(&[(&vgg_b, "vgg.st"), (&head_b, "head.st")]));
+        assert!(
+            msg.starts_with("vgg.st + head.st: vgg.vgg.28.bias holds 1 infinite value"),
+            "{msg}"
+        );
+
+        // Mixed kinds in one tensor, several tensors in file order (the
+        // serializer sorts by name), long lists cut.
+        let mut raw = as_raw(&tensors);
+        set(
+            &mut raw,
+            "refine_1.merge_conv.1.running_var",
+            &[(2, f32::INFINITY), (4, f32::NAN), (5, f32::NAN)],
+        );
+        set(&mut raw, "vgg.vgg.0.weight", &[(0, f32::NAN)]);
+        let msg = weights_err(Weights::from_bytes(&serialize(&raw, None)));
+        assert!(
+            msg.contains(
+                "refine_1.merge_conv.1.running_var holds 2 NaN and 1 infinite values (first at index 2) and vgg.vgg.0.weight holds 1 NaN value (at index 0); the weights are damaged."
+            ),
+            "{msg}"
+        );
+        let mut raw = as_raw(&tensors);
+        for (_, r) in raw.iter_mut() {
+            r.bytes[..4].copy_from_slice(&f32::NAN.to_le_bytes());
+        }
+        let msg = weights_err(Weights::from_bytes(&serialize(&raw, None)));
+        assert!(
+            msg.contains("and 166 more tensors hold NaN or infinite values; the weights are damaged."),
+            "{msg}"
+        );
+        assert!(msg.len() < 1000, "{msg}");
+
+        // In-memory tensors get the same check.
+        let mut t = tensors.clone();
+        let i = t.iter().position(|(n, _, _)| n == "get_pred_4.pred.0.bias").unwrap();
+        t[i].2[0] = f32::INFINITY;
+        let msg = weights_err(Weights::from_tensors(t, Preprocess::Imagenet));
+        assert_eq!(
+            msg,
+            "The given tensors: get_pred_4.pred.0.bias holds 1 infinite value (at index 0); the weights are damaged."
+        );
+
+        // Finite values that cannot be folded: a negative variance, an overflow.
+        let mut t = tensors.clone();
+        let i = t.iter().position(|(n, _, _)| n == "conv6_cmprs.3.running_var").unwrap();
+        t[i].2[7] = -0.25;
+        let msg = weights_err(Weights::from_tensors(t, Preprocess::Imagenet));
+        assert!(
+            msg.contains("conv6_cmprs.3.running_var holds 1 negative variance (first -0.25 at index 7)"),
+            "{msg}"
+        );
+        let mut t = tensors.clone();
+        let i = t.iter().position(|(n, _, _)| n == "conv6_cmprs.3.weight").unwrap();
+        t[i].2[1] = 3e38;
+        let j = t.iter().position(|(n, _, _)| n == "conv6_cmprs.3.running_var").unwrap();
+        t[j].2[1] = 0.0;
+        let msg = weights_err(Weights::from_tensors(t, Preprocess::Imagenet));
+        assert!(
+            msg.contains("folding the BatchNorm conv6_cmprs.3 into the convolution conv6_cmprs.2 overflows float32"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn assumed_preprocessing_is_recorded() {
+        let raw = as_raw(&cheap_tensors());
+        let w = Weights::from_bytes(&serialize(&raw, None)).unwrap();
+        assert!(w.preprocess_assumed());
+        let warning = w.preprocess_warning().unwrap();
+        assert!(warning.contains("ImageNet normalisation"), "{warning}");
+        assert!(warning.contains(PREPROCESS_METADATA_KEY), "{warning}");
+        for tag in ["imagenet", "caffe-bgr"] {
+            let w = Weights::from_bytes(&serialize(&raw, Some(tag))).unwrap();
+            assert!(!w.preprocess_assumed(), "{tag}");
+            assert_eq!(w.preprocess_warning(), None);
+        }
+        // One tagged part is enough.
+        let (vgg, head): (Vec<_>, Vec<_>) =
+            raw.iter().cloned().partition(|(n, _)| n.starts_with("vgg."));
+        let (vgg_b, head_b) = (serialize(&vgg, Some("caffe-bgr")), serialize(&head, None));
+        let w = Weights::from_parts(&[(&vgg_b, "v"), (&head_b, "h")]).unwrap();
+        assert!(!w.preprocess_assumed());
+        let w = Weights::from_tensors(cheap_tensors(), Preprocess::Imagenet).unwrap();
+        assert!(!w.preprocess_assumed());
+    }
+
+    fn conv_set_bytes(values: &[f32], preprocess: Option<&str>) -> Vec<u8> {
+        let raw = vec![
+            ("a.weight".to_string(), f32_raw(&[2, 1, 3, 3], &values[..18])),
+            ("a.bias".to_string(), f32_raw(&[2], &values[18..20])),
+            ("b.weight".to_string(), f32_raw(&[1, 2, 1, 1], &values[20..22])),
+            ("b.bias".to_string(), f32_raw(&[1], &values[22..23])),
+        ];
+        serialize(&raw, preprocess)
+    }
+
+    fn conv_set_shapes() -> Vec<ConvShape> {
+        vec![("a".into(), 2, 1, 3), ("b".into(), 1, 2, 1)]
+    }
+
+    #[test]
+    fn conv_sets_refuse_non_finite_values() {
+        let good: Vec<f32> = (0..23).map(|i| i as f32 / 10.0).collect();
+        let load = |bytes: &[u8]| {
+            ConvSet::from_bytes_named(bytes, "small.st", "the test convs", &conv_set_shapes())
+        };
+        let set = load(&conv_set_bytes(&good, None)).unwrap();
+        assert_eq!(set.conv("a").weight, good[..18]);
+        assert_eq!(set.conv("b").bias, good[22..]);
+        assert!(set.preprocess_assumed());
+        assert!(set.preprocess_warning().unwrap().contains("ImageNet"));
+        let tagged = load(&conv_set_bytes(&good, Some("caffe-bgr"))).unwrap();
+        assert!(!tagged.preprocess_assumed());
+        assert_eq!(tagged.preprocess_warning(), None);
+
+        let mut bad = good.clone();
+        bad[19] = f32::NAN;
+        bad[21] = f32::INFINITY;
+        bad[20] = f32::NEG_INFINITY;
+        let msg = match load(&conv_set_bytes(&bad, None)) {
+            Err(Error::Weights(m)) => m,
+            other => panic!("expected Error::Weights, got {:?}", other.err()),
+        };
+        assert_eq!(
+            msg,
+            "small.st: a.bias holds 1 NaN value (at index 1) and b.weight holds 2 infinite values (first at index 0); the weights are damaged."
+        );
+    }
+
+    #[test]
     #[should_panic(expected = "no ICNet conv")]
     fn unknown_prefix_panics() {
         let w = Weights::from_tensors(cheap_tensors(), Preprocess::Imagenet).unwrap();
@@ -1121,10 +1422,14 @@ impl ConvSet {
         validate_against(source, what, &table_ref, &[], &entries)?;
         // Moved, not cloned, into the set: U²-Net's 176 MB would otherwise
         // be held twice while loading (in a browser tab, too).
-        let mut data: HashMap<&str, Vec<f32>> = views
-            .iter()
-            .map(|(n, v)| (*n, f32_from_le(v.data())))
-            .collect();
+        let mut damage = Damage::default();
+        let mut data: HashMap<&str, Vec<f32>> = HashMap::with_capacity(views.len());
+        for (n, v) in &views {
+            let values = f32_from_le(v.data());
+            damage.check(n, &values);
+            data.insert(*n, values);
+        }
+        damage.into_result(source)?;
         let mut take = |name: String| data.remove(name.as_str()).unwrap_or_default();
         let convs = shapes
             .iter()
@@ -1166,6 +1471,23 @@ impl ConvSet {
     /// The conv at `prefix`, if the set has one.
     pub fn get(&self, prefix: &str) -> Option<&ConvWeights> {
         self.convs.get(prefix)
+    }
+
+    /// Whether [`ConvSet::preprocess`] is assumed: the file has no
+    /// `icnet.preprocess` metadata entry, so ImageNet normalisation is used.
+    /// This matters for a set used as a backbone (VGG16 for the training-free
+    /// model); U²-Net's normalisation is fixed and ignores the entry.
+    pub fn preprocess_assumed(&self) -> bool {
+        !self.metadata.contains_key(PREPROCESS_METADATA_KEY)
+    }
+
+    /// A one-sentence warning naming the normalisation that is assumed, when
+    /// it is ([`ConvSet::preprocess_assumed`]); `None` when the file names it.
+    pub fn preprocess_warning(&self) -> Option<String> {
+        if !self.preprocess_assumed() {
+            return None;
+        }
+        Some(assumed_warning(Preprocess::from_metadata(None).ok()?))
     }
 
     /// The pre-processing named by the file's `icnet.preprocess` metadata.

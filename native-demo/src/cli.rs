@@ -88,8 +88,74 @@ pub struct RunArgs {
     /// Also write the raw 224x224 float32 map as OUT/<group>/<stem>.npy.
     #[arg(long)]
     pub raw: bool,
+    /// EXIF orientation of the photos: apply (rotate/flip the photo, so its map matches what
+    /// viewers show) or ignore (the pixels as stored, as the official code's Pillow
+    /// `Image.open` does).
+    #[arg(long, value_enum, value_name = "HOW", default_value = "apply")]
+    pub exif_orientation: ExifOrientation,
+    /// Fail a whole group when one of its photos cannot be used (default: leave that photo
+    /// out, run the others, name it, and exit non-zero at the end).
+    #[arg(long)]
+    pub strict: bool,
+    /// Run only share K of N of the groups (K = 0..N-1; a group's share is fixed by its
+    /// name), so that N machines can process one collection without coordinating.
+    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+    pub shard: Option<Shard>,
+    /// Append one JSON line per group (photos, status, reason, timings, adapter) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Recompute groups that a previous run completed with the same settings (default: skip
+    /// them, so an interrupted run resumes where it stopped).
+    #[arg(long)]
+    pub redo: bool,
+    /// Largest photo, in megapixels (width x height as stored); larger ones are left out.
+    #[arg(long, value_name = "MP", default_value_t = DEFAULT_MAX_IMAGE_MP,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_image_mp: u64,
+    /// Largest group, in megapixels summed over its photos; a larger group fails.
+    #[arg(long, value_name = "MP", default_value_t = DEFAULT_MAX_GROUP_MP,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_group_mp: u64,
     #[command(flatten)]
     pub device: DeviceArgs,
+}
+
+/// Default of `--max-image-mp` (the engine's own default limit).
+pub const DEFAULT_MAX_IMAGE_MP: u64 = icnet_engine::preprocess::DEFAULT_MAX_IMAGE_PIXELS / 1_000_000;
+/// Default of `--max-group-mp`: 2 gigapixels, e.g. 160 photos of 12 megapixels. Only the
+/// network inputs of a group stay in memory, so this bounds decoding time, not memory.
+pub const DEFAULT_MAX_GROUP_MP: u64 = 2000;
+
+/// `--exif-orientation`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExifOrientation {
+    /// Rotate/flip as the EXIF tag says (what photo viewers and browsers show).
+    Apply,
+    /// Use the stored pixels (the official code's behaviour; the conformance mode).
+    Ignore,
+}
+
+/// `--shard K/N`: this run's share of the groups.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u64,
+    pub count: u64,
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+fn parse_shard(s: &str) -> Result<Shard, String> {
+    let bad = || format!("\"{s}\" is not a shard; use K/N with 0 <= K < N, e.g. 0/4 ... 3/4");
+    let (k, n) = s.split_once('/').ok_or_else(bad)?;
+    let (index, count) = (k.trim().parse::<u64>().map_err(|_| bad())?, n.trim().parse::<u64>().map_err(|_| bad())?);
+    if count == 0 || index >= count {
+        return Err(bad());
+    }
+    Ok(Shard { index, count })
 }
 
 #[derive(Args, Debug)]
@@ -252,6 +318,31 @@ mod tests {
             (Some(DEFAULT_SALIENCY), vec![2])
         );
         assert!(Cli::try_parse_from(["icnet", "bench", "--saliency", "x"]).is_err());
+    }
+
+    #[test]
+    fn parses_the_collection_options() {
+        let run = |extra: &[&str]| {
+            let mut args = vec!["icnet", "run", "imgs", "--out", "o"];
+            args.extend_from_slice(extra);
+            Cli::try_parse_from(args).map(|c| match c.command {
+                Command::Run(r) => r,
+                _ => panic!("not run"),
+            })
+        };
+        let d = run(&[]).unwrap();
+        assert_eq!((d.shard, d.strict, d.redo, d.report), (None, false, false, None));
+        assert_eq!(d.exif_orientation, ExifOrientation::Apply);
+        assert_eq!((d.max_image_mp, d.max_group_mp), (100, 2000));
+        let r = run(&["--shard", "2/3", "--strict", "--report", "r.jsonl", "--exif-orientation", "ignore"]).unwrap();
+        assert_eq!(r.shard, Some(Shard { index: 2, count: 3 }));
+        assert_eq!(r.exif_orientation, ExifOrientation::Ignore);
+        assert!(r.strict);
+        for bad in ["3/3", "1", "a/2", "0/0", "1/x"] {
+            let e = run(&["--shard", bad]).unwrap_err().to_string();
+            assert!(e.contains("is not a shard; use K/N"), "{bad}: {e}");
+        }
+        assert!(run(&["--max-image-mp", "0"]).is_err());
     }
 
     #[test]

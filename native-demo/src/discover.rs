@@ -12,7 +12,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// File extensions taken as photos (compared case-insensitively).
-pub const PHOTO_EXTENSIONS: [&str; 4] = ["jpg", "jpeg", "png", "webp"];
+pub const PHOTO_EXTENSIONS: [&str; 8] = ["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"];
+
+/// Photo formats that are recognised but not read (no decoder in the
+/// `image` crate that builds everywhere, the browser included): such files
+/// are named as left out, never skipped silently.
+pub const UNREAD_PHOTO_EXTENSIONS: [&str; 4] = ["heic", "heif", "avif", "jxl"];
 
 #[derive(Debug, Clone)]
 pub struct Photo {
@@ -30,6 +35,32 @@ pub struct Group {
     pub dir: PathBuf,
     /// Sorted by file name.
     pub photos: Vec<Photo>,
+    /// Files in the folder that are not read, with the reason (hidden files
+    /// and subfolders are not listed).
+    pub other_files: Vec<OtherFile>,
+}
+
+/// A file in a group folder that is not taken as a photo.
+#[derive(Debug, Clone)]
+pub struct OtherFile {
+    pub name: String,
+    /// A photo in a format that is not read (HEIC, AVIF): it counts as a
+    /// photo left out, not as an unrelated file.
+    pub unread_photo: bool,
+}
+
+impl OtherFile {
+    pub fn reason(&self) -> String {
+        if self.unread_photo {
+            let ext = Path::new(&self.name)
+                .extension()
+                .map(|e| e.to_string_lossy().to_uppercase())
+                .unwrap_or_default();
+            format!("{ext} photos are not read (convert them to JPEG or PNG)")
+        } else {
+            format!("not a photo ({})", PHOTO_EXTENSIONS.join(", "))
+        }
+    }
 }
 
 /// The groups under an image root.
@@ -59,10 +90,14 @@ impl Problem {
     }
 }
 
-fn is_photo(path: &Path) -> bool {
+fn has_extension(path: &Path, list: &[&str]) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
-        .is_some_and(|e| PHOTO_EXTENSIONS.iter().any(|p| e.eq_ignore_ascii_case(p)))
+        .is_some_and(|e| list.iter().any(|p| e.eq_ignore_ascii_case(p)))
+}
+
+fn is_photo(path: &Path) -> bool {
+    has_extension(path, &PHOTO_EXTENSIONS)
 }
 
 fn hidden(name: &OsString) -> bool {
@@ -86,16 +121,28 @@ fn sorted_entries(dir: &Path) -> Result<Vec<(OsString, PathBuf)>, String> {
     Ok(entries)
 }
 
-/// The photos directly inside `dir` (symbolic links followed).
-fn photos_in(dir: &Path) -> Result<Vec<Photo>, String> {
-    Ok(sorted_entries(dir)?
-        .into_iter()
-        .filter(|(_, p)| is_photo(p) && p.is_file())
-        .map(|(_, p)| Photo {
-            stem: p.file_stem().unwrap_or_default().to_os_string(),
-            path: p,
-        })
-        .collect())
+/// The photos directly inside `dir` (symbolic links followed) and the other
+/// (non-hidden) files.
+fn files_in(dir: &Path) -> Result<(Vec<Photo>, Vec<OtherFile>), String> {
+    let mut photos = Vec::new();
+    let mut others = Vec::new();
+    for (name, p) in sorted_entries(dir)? {
+        if !p.is_file() {
+            continue;
+        }
+        if is_photo(&p) {
+            photos.push(Photo {
+                stem: p.file_stem().unwrap_or_default().to_os_string(),
+                path: p,
+            });
+        } else {
+            others.push(OtherFile {
+                name: name.to_string_lossy().into_owned(),
+                unread_photo: has_extension(&p, &UNREAD_PHOTO_EXTENSIONS),
+            });
+        }
+    }
+    Ok((photos, others))
 }
 
 fn display_name(dir: &Path) -> OsString {
@@ -123,7 +170,7 @@ pub fn find_groups(root: &Path) -> Result<Layout, String> {
             root.display()
         ));
     }
-    let direct = photos_in(root)?;
+    let (direct, direct_others) = files_in(root)?;
     let subdirs: Vec<(OsString, PathBuf)> = sorted_entries(root)?
         .into_iter()
         .filter(|(_, p)| p.is_dir())
@@ -135,6 +182,7 @@ pub fn find_groups(root: &Path) -> Result<Layout, String> {
             dir_name,
             dir: root.to_path_buf(),
             photos: direct,
+            other_files: direct_others,
         };
         let ignored_dirs = subdirs
             .iter()
@@ -155,12 +203,13 @@ pub fn find_groups(root: &Path) -> Result<Layout, String> {
     }
     let mut groups = Vec::new();
     for (name, dir) in subdirs {
-        let photos = photos_in(&dir)?;
+        let (photos, other_files) = files_in(&dir)?;
         groups.push(Group {
             name: name.to_string_lossy().into_owned(),
             dir_name: name,
             dir,
             photos,
+            other_files,
         });
     }
     Ok(Layout {
@@ -170,16 +219,24 @@ pub fn find_groups(root: &Path) -> Result<Layout, String> {
     })
 }
 
-/// The checks that need no decoding: the group has photos, no two photos
-/// share an output name, and every photo has its SISM. Returns the SISM paths
-/// in photo order.
-/// Checks that a group has photos (when its SISMs are computed, not read).
+/// Checks that a group has photos.
 pub fn check_photos(group: &Group) -> Result<(), Problem> {
     if group.photos.is_empty() {
+        let unread: Vec<&str> = group
+            .other_files
+            .iter()
+            .filter(|f| f.unread_photo)
+            .map(|f| f.name.as_str())
+            .collect();
+        let extra = if unread.is_empty() {
+            String::new()
+        } else {
+            format!(" that are read; HEIC/AVIF photos are not read: {}", unread.join(", "))
+        };
         return Err(Problem::new(
             "no photos",
             format!(
-                "group {}: the folder {} holds no photos ({})",
+                "group {}: the folder {} holds no photos ({}){extra}",
                 group.name,
                 group.dir.display(),
                 PHOTO_EXTENSIONS.join(", ")
@@ -189,55 +246,78 @@ pub fn check_photos(group: &Group) -> Result<(), Problem> {
     Ok(())
 }
 
-pub fn check_group(group: &Group, sism_root: &Path, single: bool) -> Result<Vec<PathBuf>, Problem> {
-    check_photos(group)?;
-    let mut seen: HashMap<&OsString, &Path> = HashMap::new();
+/// A name as it collides on a case-insensitive file system (macOS, Windows):
+/// `A.png` and `a.png` are the same file there.
+pub fn fold_case(name: &std::ffi::OsStr) -> String {
+    name.to_string_lossy().to_lowercase()
+}
+
+/// Every output of a photo is named after its stem, so two photos whose
+/// stems are equal, or equal but for case, would overwrite each other's map
+/// (`a.jpg` and `a.png` both give `a.png`; `A.jpg` and `a.png` collide on
+/// macOS and Windows). Such a group is refused before any work.
+pub fn check_output_names(group: &Group) -> Result<(), Problem> {
+    let mut seen: HashMap<String, &Photo> = HashMap::new();
     for p in &group.photos {
-        if let Some(first) = seen.insert(&p.stem, &p.path) {
-            return Err(Problem::new(
-                format!("two photos named {}", p.stem.to_string_lossy()),
+        if let Some(first) = seen.insert(fold_case(&p.stem), p) {
+            let same = first.stem == p.stem;
+            let a = first.path.file_name().unwrap_or_default().to_string_lossy();
+            let b = p.path.file_name().unwrap_or_default().to_string_lossy();
+            let why = if same {
+                format!("would both be written as {}.png", p.stem.to_string_lossy())
+            } else {
                 format!(
-                    "group {}: {} and {} would share the SISM and output name {}.png",
-                    group.name,
-                    first.display(),
-                    p.path.display(),
+                    "would be written as {}.png and {}.png, the same file on case-insensitive file systems (macOS, Windows)",
+                    first.stem.to_string_lossy(),
                     p.stem.to_string_lossy()
-                ),
+                )
+            };
+            return Err(Problem::new(
+                format!("{a} and {b} share an output name"),
+                format!("group {}: the photos {a} and {b} {why}; rename one of them", group.name),
             ));
         }
     }
-    let mut sisms = Vec::with_capacity(group.photos.len());
-    let mut missing: Vec<(&Photo, Vec<PathBuf>)> = Vec::new();
-    for p in &group.photos {
-        let mut file = p.stem.clone();
-        file.push(".png");
-        let mut candidates = Vec::new();
-        if single {
-            candidates.push(sism_root.join(&file));
-        }
-        candidates.push(sism_root.join(&group.dir_name).join(&file));
-        match candidates.iter().find(|c| c.is_file()) {
-            Some(c) => sisms.push(c.clone()),
-            None => missing.push((p, candidates)),
-        }
-    }
-    if let Some((photo, expected)) = missing.first() {
-        let expected: Vec<String> = expected.iter().map(|c| c.display().to_string()).collect();
-        let more = match missing.len() {
-            1 => String::new(),
-            n => format!(" ({} more photos of this group have none)", n - 1),
-        };
-        let name = photo.path.file_name().unwrap_or_default().to_string_lossy();
-        return Err(Problem::new(
-            format!("no SISM for {name}"),
-            format!(
-                "no SISM for photo {}: expected {}{more}",
-                photo.path.display(),
-                expected.join(" or ")
-            ),
-        ));
-    }
-    Ok(sisms)
+    Ok(())
+}
+
+/// Groups whose output folders would be the same on a case-insensitive file
+/// system: for each group, the earlier group it collides with.
+pub fn folded_group_collisions(groups: &[Group]) -> Vec<Option<String>> {
+    let mut seen: HashMap<String, &str> = HashMap::new();
+    groups
+        .iter()
+        .map(|g| {
+            seen.get(&fold_case(&g.dir_name))
+                .map(|first| first.to_string())
+                .or_else(|| {
+                    seen.insert(fold_case(&g.dir_name), &g.name);
+                    None
+                })
+        })
+        .collect()
+}
+
+/// Each photo's SISM under `sism_root`, or the paths where it was looked for.
+pub fn find_sisms(group: &Group, sism_root: &Path, single: bool) -> Vec<Result<PathBuf, String>> {
+    group
+        .photos
+        .iter()
+        .map(|p| {
+            let mut file = p.stem.clone();
+            file.push(".png");
+            let mut candidates = Vec::new();
+            if single {
+                candidates.push(sism_root.join(&file));
+            }
+            candidates.push(sism_root.join(&group.dir_name).join(&file));
+            candidates.iter().find(|c| c.is_file()).cloned().ok_or_else(|| {
+                let expected: Vec<String> =
+                    candidates.iter().map(|c| c.display().to_string()).collect();
+                format!("no SISM: expected {}", expected.join(" or "))
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -276,8 +356,10 @@ mod tests {
             .collect();
         assert_eq!(stems, ["1", "2"]);
         assert!(l.groups[2].photos.is_empty());
-        let p = check_group(&l.groups[2], r, false).unwrap_err();
+        let p = check_photos(&l.groups[2]).unwrap_err();
         assert_eq!(p.short, "no photos");
+        let others: Vec<_> = l.groups[1].other_files.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(others, ["notes.txt"], "hidden files are not listed");
     }
 
     #[test]
@@ -294,18 +376,16 @@ mod tests {
         assert!(l.single);
         assert_eq!(l.groups[0].name, "windmills");
         assert_eq!(l.ignored_dirs, ["sub"]);
-        let s = check_group(&l.groups[0], &sisms, true).unwrap();
+        let s = find_sisms(&l.groups[0], &sisms, true);
         assert_eq!(
             s,
-            [sisms.join("w1.png"), sisms.join("windmills/w2.photo.png")]
+            [Ok(sisms.join("w1.png")), Ok(sisms.join("windmills/w2.photo.png"))]
         );
         // Multi-group lookup does not use SISM_ROOT/<stem>.png.
-        let p = check_group(&l.groups[0], &sisms, false).unwrap_err();
-        assert!(
-            p.detail.contains("w1.png") && p.detail.contains("expected"),
-            "{}",
-            p.detail
-        );
+        let s = find_sisms(&l.groups[0], &sisms, false);
+        let e = s[0].as_ref().unwrap_err();
+        assert!(e.contains("windmills/w1.png") && e.contains("expected"), "{e}");
+        assert!(s[1].is_ok());
     }
 
     #[test]
@@ -317,21 +397,47 @@ mod tests {
         touch(&r.join("g/c.jpg"));
         touch(&t.path().join("s/g/b.png"));
         let l = find_groups(&r).unwrap();
-        let p = check_group(&l.groups[0], &t.path().join("s"), false).unwrap_err();
-        assert_eq!(p.short, "no SISM for a.jpg");
-        assert!(
-            p.detail.contains(&format!(
-                "expected {}",
-                t.path().join("s/g/a.png").display()
-            )),
-            "{}",
-            p.detail
+        let s = find_sisms(&l.groups[0], &t.path().join("s"), false);
+        assert_eq!(
+            s[0],
+            Err(format!("no SISM: expected {}", t.path().join("s/g/a.png").display()))
         );
-        assert!(p.detail.contains("1 more"), "{}", p.detail);
+        assert!(s[1].is_ok() && s[2].is_err());
+        assert!(check_output_names(&l.groups[0]).is_ok());
+        // Same stem, another extension: refused with or without SISMs.
         touch(&r.join("g/a.png"));
         let l = find_groups(&r).unwrap();
-        let p = check_group(&l.groups[0], &t.path().join("s"), false).unwrap_err();
-        assert_eq!(p.short, "two photos named a");
+        let p = check_output_names(&l.groups[0]).unwrap_err();
+        assert_eq!(p.short, "a.jpg and a.png share an output name");
+        assert!(p.detail.contains("would both be written as a.png"), "{}", p.detail);
+        // Names that differ only in case collide on macOS and Windows.
+        fs::remove_file(r.join("g/a.png")).unwrap();
+        touch(&r.join("g/B.webp"));
+        let l = find_groups(&r).unwrap();
+        let p = check_output_names(&l.groups[0]).unwrap_err();
+        assert!(p.detail.contains("B.webp and b.jpg") && p.detail.contains("case-insensitive"), "{}", p.detail);
+    }
+
+    #[test]
+    fn unread_formats_are_named_and_group_names_fold() {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        touch(&r.join("Fish/IMG_1.HEIC"));
+        touch(&r.join("Fish/a.gif"));
+        touch(&r.join("fish/b.tif"));
+        touch(&r.join("heic-only/x.heic"));
+        let l = find_groups(r).unwrap();
+        let names: Vec<&str> = l.groups.iter().map(|g| g.name.as_str()).collect();
+        assert_eq!(names, ["Fish", "fish", "heic-only"]);
+        assert_eq!(l.groups[0].photos.len(), 1, "GIF is a photo");
+        assert!(l.groups[0].other_files[0].unread_photo);
+        assert!(l.groups[0].other_files[0].reason().contains("HEIC photos are not read"));
+        let p = check_photos(&l.groups[2]).unwrap_err();
+        assert!(p.detail.contains("HEIC/AVIF photos are not read: x.heic"), "{}", p.detail);
+        assert_eq!(
+            folded_group_collisions(&l.groups),
+            [None, Some("Fish".to_string()), None]
+        );
     }
 
     #[test]

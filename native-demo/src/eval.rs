@@ -61,6 +61,49 @@ struct Problem {
     gt: PathBuf,
     pred: Option<PathBuf>,
     reason: String,
+    kind: ProblemKind,
+}
+
+/// What went wrong with one image, so that the final message names the
+/// actual cause when every image failed the same way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ProblemKind {
+    NoPrediction,
+    Unreadable,
+    SizeMismatch,
+    Unscorable,
+}
+
+/// The closing sentence when no mask could be scored, naming the cause that
+/// all the warnings share (or the commonest one).
+fn nothing_scored(masks: usize, problems: &[Problem]) -> String {
+    let count = |k: ProblemKind| problems.iter().filter(|p| p.kind == k).count();
+    let kinds = [
+        ProblemKind::NoPrediction,
+        ProblemKind::SizeMismatch,
+        ProblemKind::Unreadable,
+        ProblemKind::Unscorable,
+    ];
+    let main = kinds.into_iter().max_by_key(|&k| count(k)).unwrap_or(ProblemKind::NoPrediction);
+    let share = if count(main) == problems.len() {
+        "every one".to_string()
+    } else {
+        format!("{} of them", count(main))
+    };
+    let why = match main {
+        ProblemKind::NoPrediction => format!(
+            "{share} has no prediction (predictions are expected as PRED_ROOT/<group>/<stem>.png)"
+        ),
+        ProblemKind::SizeMismatch => format!(
+            "{share} has a prediction of another size than the mask (nothing is resized: \
+             `icnet run` writes maps at the photo's size, so the masks must be at that size too; \
+             were the photos or the masks resized, or EXIF-rotated photos scored against masks \
+             of the stored orientation? see --exif-orientation of icnet run)"
+        ),
+        ProblemKind::Unreadable => format!("{share} has a mask or a prediction that could not be decoded"),
+        ProblemKind::Unscorable => format!("{share} could not be scored"),
+    };
+    format!("none of the {masks} ground-truth masks could be scored: {why}")
 }
 
 pub fn eval(args: &EvalArgs) -> Result<ExitCode, String> {
@@ -144,14 +187,11 @@ pub fn eval(args: &EvalArgs) -> Result<ExitCode, String> {
         let text =
             serde_json::to_string_pretty(&report(args, &results, overall.as_ref(), &problems))
                 .map_err(|e| format!("could not encode the JSON report: {e}"))?;
-        std::fs::write(path, text + "\n")
+        crate::atomic::write(path, (text + "\n").as_bytes())
             .map_err(|e| format!("could not write {}: {}", path.display(), clause(e)))?;
     }
     if overall.is_none() {
-        return Err(format!(
-            "none of the {masks} ground-truth masks could be scored (predictions are expected as \
-             PRED_ROOT/<group>/<stem>.png)"
-        ));
+        return Err(nothing_scored(masks, &problems));
     }
     if !problems.is_empty() {
         return Err(format!(
@@ -171,10 +211,11 @@ fn score(
     pred_root: &Path,
     single: bool,
 ) -> Result<ImageScores, Problem> {
-    let problem = |pred: Option<&Path>, reason: String| Problem {
+    let problem = |pred: Option<&Path>, kind: ProblemKind, reason: String| Problem {
         gt: gt_path.to_path_buf(),
         pred: pred.map(Path::to_path_buf),
         reason,
+        kind,
     };
     let mut dirs = Vec::new();
     if single {
@@ -198,6 +239,7 @@ fn score(
             .collect();
         return Err(problem(
             None,
+            ProblemKind::NoPrediction,
             format!(
                 "no prediction for {}: expected {}",
                 gt_path.display(),
@@ -209,18 +251,21 @@ fn score(
     let (gt, gw, gh) = load_grey(gt_path).map_err(|e| {
         problem(
             Some(pred_path),
+            ProblemKind::Unreadable,
             format!("ground truth {}: {e}", gt_path.display()),
         )
     })?;
     let (pred, pw, ph) = load_grey(pred_path).map_err(|e| {
         problem(
             Some(pred_path),
+            ProblemKind::Unreadable,
             format!("prediction {}: {e}", pred_path.display()),
         )
     })?;
     if (pw, ph) != (gw, gh) {
         return Err(problem(
             Some(pred_path),
+            ProblemKind::SizeMismatch,
             format!(
                 "prediction {} is {pw}x{ph} but its ground truth {} is {gw}x{gh} (nothing is resized)",
                 pred_path.display(),
@@ -237,6 +282,7 @@ fn score(
     .map_err(|e| {
         problem(
             Some(pred_path),
+            ProblemKind::Unscorable,
             format!("{}: {}", pred_path.display(), clause(e)),
         )
     })

@@ -18,7 +18,6 @@ mod tests;
 mod wheel;
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -397,24 +396,11 @@ fn json_string(s: &str) -> String {
     out
 }
 
-/// Writes `path` through a temporary sibling and a rename, so an interrupted
-/// run leaves either the old file or the new one, never a truncated file
-/// that the up-to-date check could take for valid.
+/// Writes `path` through a temporary sibling and a rename ([`crate::atomic`]),
+/// so an interrupted run leaves either the old file or the new one, never a
+/// truncated file that the up-to-date check could take for valid.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let name = path
-        .file_name()
-        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    let tmp = path.with_file_name(format!(".{name}.partial-{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        format!("could not write {}: {e}", path.display())
-    })
+    crate::atomic::write_or_say(path, bytes)
 }
 
 /// The NOTICE file: one attribution per model with the pinned hashes, so

@@ -4,6 +4,7 @@
 //! `error: ...` line and a non-zero exit code; each sub-command lives in its
 //! own module so that this file stays a table of contents.
 
+mod atomic;
 mod bench;
 mod cli;
 mod device;
@@ -13,7 +14,10 @@ mod fetch_models;
 mod info;
 mod make_weights;
 mod npy;
+mod outputs;
 mod picture;
+mod progress;
+mod report;
 mod run;
 mod text;
 

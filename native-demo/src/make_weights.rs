@@ -13,8 +13,7 @@ use crate::text::mib;
 pub fn make_test_weights(a: &MakeTestWeightsArgs) -> Result<ExitCode, String> {
     let tensors = testweights::scaled_tensors(a.seed);
     let bytes = testweights::to_safetensors(&tensors, "imagenet");
-    std::fs::write(&a.out, &bytes)
-        .map_err(|e| format!("could not write {}: {e}", a.out.display()))?;
+    crate::atomic::write_or_say(&a.out, &bytes)?;
     eprintln!(
         "wrote {} ({} tensors, {:.1} MiB, seed {}; test weights, not the trained model)",
         a.out.display(),

@@ -15,6 +15,7 @@ fn photos_and_sisms_are_prepared_exactly_like_pillow() {
             let dir = golden_dir(case);
             let photo = preprocess::prepare_photo(
                 &std::fs::read(dir.join("images").join(format!("{stem}.png"))).unwrap(),
+                &preprocess::DecodeOptions::OFFICIAL,
             )
             .unwrap();
             assert_eq!(
@@ -28,6 +29,7 @@ fn photos_and_sisms_are_prepared_exactly_like_pillow() {
             );
             let s = preprocess::prepare_sism(
                 &std::fs::read(dir.join("sisms").join(format!("{stem}.png"))).unwrap(),
+                &preprocess::DecodeOptions::OFFICIAL,
             )
             .unwrap();
             assert!(

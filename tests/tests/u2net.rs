@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use icnet_conformance::{golden_dir, max_abs_diff, model_path, npy_f32};
-use icnet_engine::preprocess::{decode_photo, pillow_resize, DecodedPhoto, Filter};
+use icnet_engine::preprocess::{decode_photo, pillow_resize, DecodeOptions, DecodedPhoto, Filter};
 use icnet_engine::u2net::{self, SaliencyModel, SaliencyNet};
 use icnet_engine::{Gpu, GpuOptions};
 
@@ -21,7 +21,7 @@ fn grey_png(path: &std::path::Path) -> (Vec<u8>, u32, u32) {
 
 fn photo(stem: &str) -> DecodedPhoto {
     let path = golden_dir("u2netp").join(format!("{stem}.webp"));
-    decode_photo(&std::fs::read(path).unwrap()).unwrap()
+    decode_photo(&std::fs::read(path).unwrap(), &DecodeOptions::OFFICIAL).unwrap()
 }
 
 #[test]

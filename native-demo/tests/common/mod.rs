@@ -2,8 +2,11 @@
 //! each test file): starting it, passing temporary paths, and checking that
 //! a failure is a clean one.
 
-use std::path::Path;
+#![allow(dead_code)] // each test file uses its own part of this
+
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 
 const BIN: &str = env!("CARGO_BIN_EXE_icnet");
 
@@ -45,3 +48,41 @@ pub fn assert_clean_failure(o: &Output) -> String {
     );
     e
 }
+
+/// The seed-0 test weights, written once per test run by `icnet make-test-weights`.
+pub fn test_weights() -> &'static Path {
+    static W: OnceLock<PathBuf> = OnceLock::new();
+    W.get_or_init(|| {
+        let p =
+            PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("icnet-cli-test-weights.safetensors");
+        let o = icnet(&["make-test-weights", s(&p)]);
+        assert!(
+            o.status.success(),
+            "make-test-weights failed:\n{}",
+            stderr(&o)
+        );
+        p
+    })
+}
+
+pub fn write_photo(p: &Path, w: u32, h: u32) {
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([(x * 7) as u8, (y * 5) as u8, ((x + y) * 3) as u8])
+    })
+    .save(p)
+    .unwrap();
+}
+
+pub fn write_sism(p: &Path) {
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    image::GrayImage::from_fn(40, 30, |x, _| image::Luma([(x * 6) as u8]))
+        .save(p)
+        .unwrap();
+}
+
+pub fn write(p: &Path, bytes: &[u8]) {
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, bytes).unwrap();
+}
+
