@@ -1,23 +1,47 @@
 //! Progress of one group on stderr. On a terminal, one line rewritten in
-//! place ("[2/5] fish: 6 photos ... VGG16 (3/6)"); in a log file or a batch
-//! job, where a rewritten line would be noise, a new line whenever the stage
-//! changes, and at least every few seconds within a long stage, each with the
-//! elapsed time, so that a log never goes quiet for minutes.
+//! place ("[2/5] fish: 6 photos ... vgg conv3 (3/13)"); in a log file or a
+//! batch job, where a rewritten line would be noise, a new line whenever the
+//! stage changes, and a heartbeat line at least every [`LOG_EVERY`] while a
+//! stage runs (a stage of a large group takes minutes on a CPU adapter), each
+//! with the elapsed time, so that a log never goes quiet for long.
 
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::text::secs;
 
-/// The most a log stays silent while a stage runs.
-const LOG_EVERY: Duration = Duration::from_secs(5);
+/// The most a log stays silent while a group runs.
+pub const LOG_EVERY: Duration = Duration::from_secs(10);
+
+struct State {
+    tag: String,
+    started: Instant,
+    last_line: Instant,
+    /// The current stage as printed: "vgg conv3 (3/13)".
+    stage: String,
+    stage_name: String,
+    ended: bool,
+}
+
+impl State {
+    fn print(&mut self, now: Instant) {
+        eprintln!(
+            "{}: {}, {} elapsed",
+            self.tag,
+            self.stage,
+            secs((now - self.started).as_secs_f64())
+        );
+        self.last_line = now;
+    }
+}
 
 pub struct Progress {
     interactive: bool,
     tag: String,
     head: String,
-    started: Instant,
-    last_line: Instant,
-    last_stage: String,
+    state: Arc<(Mutex<State>, Condvar)>,
+    heartbeat: Option<JoinHandle<()>>,
     /// A terminal line is open (printed without a newline).
     open: bool,
 }
@@ -32,13 +56,46 @@ impl Progress {
             eprintln!("{head}");
         }
         let now = Instant::now();
+        let state = Arc::new((
+            Mutex::new(State {
+                tag: tag.to_string(),
+                started: now,
+                last_line: now,
+                stage: String::new(),
+                stage_name: String::new(),
+                ended: false,
+            }),
+            Condvar::new(),
+        ));
+        let heartbeat = (!interactive).then(|| {
+            let state = Arc::clone(&state);
+            std::thread::spawn(move || {
+                let (lock, wake) = &*state;
+                let mut s = lock.lock().unwrap_or_else(|e| e.into_inner());
+                while !s.ended {
+                    let due = s.last_line + LOG_EVERY;
+                    let now = Instant::now();
+                    if now >= due {
+                        if !s.stage.is_empty() {
+                            s.print(now);
+                        } else {
+                            s.last_line = now;
+                        }
+                        continue;
+                    }
+                    s = wake
+                        .wait_timeout(s, due - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+            })
+        });
         Progress {
             interactive,
             tag: tag.to_string(),
             head,
-            started: now,
-            last_line: now,
-            last_stage: String::new(),
+            state,
+            heartbeat,
             open: interactive,
         }
     }
@@ -50,15 +107,11 @@ impl Progress {
             self.open = true;
             return;
         }
-        let now = Instant::now();
-        if stage != self.last_stage || now - self.last_line >= LOG_EVERY {
-            eprintln!(
-                "{}: {stage} ({k}/{total}), {} elapsed",
-                self.tag,
-                secs((now - self.started).as_secs_f64())
-            );
-            self.last_line = now;
-            self.last_stage = stage.to_string();
+        let mut s = self.state.0.lock().unwrap_or_else(|e| e.into_inner());
+        s.stage = format!("{stage} ({k}/{total})");
+        if s.stage_name != stage {
+            s.stage_name = stage.to_string();
+            s.print(Instant::now());
         }
     }
 
@@ -73,6 +126,7 @@ impl Progress {
     /// The group's last word: on a terminal it completes the head line
     /// ("... 12.3 s (2.1 s/photo)"), in a log it is a line of its own.
     pub fn end(&mut self, result: &str) {
+        self.stop();
         if self.interactive {
             if self.open {
                 eprint!("\r\x1b[K");
@@ -82,5 +136,22 @@ impl Progress {
             eprintln!("{}: {result}", self.tag);
         }
         self.open = false;
+    }
+
+    fn stop(&mut self) {
+        {
+            let mut s = self.state.0.lock().unwrap_or_else(|e| e.into_inner());
+            s.ended = true;
+        }
+        self.state.1.notify_all();
+        if let Some(h) = self.heartbeat.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.stop();
     }
 }

@@ -163,3 +163,30 @@ fn missing_prediction_is_reported_and_the_rest_scored() {
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.lines().any(|l| l.starts_with("overall")), "{stdout}");
 }
+
+/// Every prediction of another size than its mask: the closing sentence
+/// names that cause (before part 6 it blamed the prediction paths).
+#[test]
+fn maps_of_the_wrong_size_are_named_as_the_cause() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("fixtures");
+    copy_dir(&fixtures(), &root);
+    let pred = root.join("pred");
+    for group in std::fs::read_dir(&pred).unwrap() {
+        for map in std::fs::read_dir(group.unwrap().path()).unwrap() {
+            image::GrayImage::new(7, 5).save(map.unwrap().path()).unwrap();
+        }
+    }
+    let o = Command::new(BIN)
+        .args(["eval", s(&pred), s(&root.join("gt"))])
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{e}");
+    let last = e.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error: none of the 14 ground-truth masks could be scored: every one has a prediction of another size")
+            && !last.contains("expected as"),
+        "{e}"
+    );
+}
