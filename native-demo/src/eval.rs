@@ -120,6 +120,18 @@ pub fn eval(args: &EvalArgs) -> Result<ExitCode, String> {
             ));
         }
     }
+    if let Some(json) = &args.json {
+        let at = crate::outputs::resolve(json);
+        for (what, dir) in [("PRED_ROOT", &args.pred_root), ("GT_ROOT", &args.gt_root)] {
+            if at.starts_with(crate::outputs::resolve(dir)) {
+                return Err(format!(
+                    "--json {} is inside {what} {}: write the report outside the folders that are read",
+                    json.display(),
+                    dir.display()
+                ));
+            }
+        }
+    }
     let layout = discover::find_groups(&args.gt_root).map_err(|e| format!("ground truth: {e}"))?;
     if !layout.ignored_dirs.is_empty() {
         eprintln!(

@@ -190,3 +190,19 @@ fn maps_of_the_wrong_size_are_named_as_the_cause() {
         "{e}"
     );
 }
+
+/// The JSON report never lands among the files that are read.
+#[test]
+fn the_report_is_not_written_into_an_input_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("fixtures");
+    copy_dir(&fixtures(), &root);
+    let inside = root.join("gt/alpha/report.json");
+    let o = Command::new(BIN)
+        .args(["eval", s(&root.join("pred")), s(&root.join("gt")), "--json", s(&inside)])
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && e.contains("is inside GT_ROOT"), "{e}");
+    assert!(!inside.exists());
+}
