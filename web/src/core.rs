@@ -182,7 +182,7 @@ fn sentence(s: impl std::fmt::Display) -> String {
 /// network inputs; errors name the file.
 pub fn check_photo(name: &str, bytes: &[u8], sism: Option<&[u8]>) -> Result<Checked, String> {
     let t0 = Instant::now();
-    let inputs = preprocess::prepare_photo_inputs(bytes, sism).map_err(|e| match e {
+    let inputs = preprocess::prepare_photo_inputs(bytes, sism, &preprocess::DecodeOptions::default()).map_err(|e| match e {
         PhotoInputError::Photo(e) => {
             format!("{name} is not a photo this demo can read: {}", sentence(e))
         }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use icnet_engine::kernels::conv::ConvVariant;
 use icnet_engine::postprocess::{encode_png_gray, map_to_original};
-use icnet_engine::preprocess::{decode_photo, decode_sism, sism_from_map};
+use icnet_engine::preprocess::{decode_photo, decode_sism, sism_from_map, DecodeOptions};
 use icnet_engine::testweights;
 use icnet_engine::weights::{ConvSet, Weights};
 use icnet_engine::{Engine, EngineOptions, Gpu, GpuOptions, Model};
@@ -104,11 +104,11 @@ async fn cli_maps(gpu: Gpu, model: Model, n: usize) -> (Vec<Vec<u8>>, Gpu) {
     let mut sisms = Vec::new();
     for n in &NAMES[..n] {
         prepared.push(
-            decode_photo(&golden(&format!("{n}.webp")))
+            decode_photo(&golden(&format!("{n}.webp")), &DecodeOptions::OFFICIAL)
                 .unwrap()
                 .prepare(),
         );
-        let (grey, w, h) = decode_sism(&golden(&format!("{n}.sism.png"))).unwrap();
+        let (grey, w, h) = decode_sism(&golden(&format!("{n}.sism.png")), &DecodeOptions::OFFICIAL).unwrap();
         sisms.push(sism_from_map(&grey, w, h));
     }
     let maps = engine
