@@ -76,7 +76,7 @@ if [ "$opt" = 1 ]; then
 fi
 
 echo "== page and models"
-cp "$here/www/index.html" "$here/www/main.js" "$here/www/style.css" "$here/www/selftest.html" "$here/www/selftest.js" "$dist/"
+cp "$here/www/index.html" "$here/www/main.js" "$here/www/worker.js" "$here/www/style.css" "$here/www/selftest.html" "$here/www/selftest.js" "$dist/"
 manifest="{"
 sep=""
 on_demand="$root/models/u2net.safetensors"

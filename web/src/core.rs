@@ -28,7 +28,7 @@ use icnet_engine::engine::{choose_variant, tune_conv_async, VariantTiming};
 use icnet_engine::kernels::conv::ConvVariant;
 use icnet_engine::network::CHUNK_BYTES_PER_IMAGE;
 use icnet_engine::postprocess;
-use icnet_engine::preprocess::{self, PhotoInputError, PreparedPhoto};
+use icnet_engine::preprocess::{self, DecodeOptions, PhotoInputError, PreparedPhoto};
 use icnet_engine::u2net::{self, SaliencyModel, SaliencyNet};
 use icnet_engine::weights::{ConvSet, Weights};
 use icnet_engine::{Engine, EngineOptions, Gpu, GpuOptions, Model};
@@ -179,10 +179,23 @@ fn sentence(s: impl std::fmt::Display) -> String {
 }
 
 /// Decodes a photo (and its uploaded saliency map, if any) and prepares the
-/// network inputs; errors name the file.
+/// network inputs, the EXIF orientation applied (as a viewer shows the
+/// photo, and as `icnet run` reads it by default); errors name the file.
 pub fn check_photo(name: &str, bytes: &[u8], sism: Option<&[u8]>) -> Result<Checked, String> {
+    check_photo_with(name, bytes, sism, &DecodeOptions::default())
+}
+
+/// [`check_photo`] with other decoding options (e.g.
+/// [`DecodeOptions::OFFICIAL`]: the stored pixels, the EXIF orientation
+/// ignored, as the official code reads photos).
+pub fn check_photo_with(
+    name: &str,
+    bytes: &[u8],
+    sism: Option<&[u8]>,
+    opts: &DecodeOptions,
+) -> Result<Checked, String> {
     let t0 = Instant::now();
-    let inputs = preprocess::prepare_photo_inputs(bytes, sism, &preprocess::DecodeOptions::default()).map_err(|e| match e {
+    let inputs = preprocess::prepare_photo_inputs(bytes, sism, opts).map_err(|e| match e {
         PhotoInputError::Photo(e) => {
             format!("{name} is not a photo this demo can read: {}", sentence(e))
         }
@@ -237,8 +250,54 @@ pub struct Core {
     saliency_weights: Vec<(SaliencyModel, ConvSet)>,
     u2: Option<SaliencyNet>,
     /// Set by the device's callbacks: why the device stopped working.
-    gpu_problem: Arc<Mutex<Option<String>>>,
+    gpu_problem: Arc<Mutex<Option<GpuProblem>>>,
     adapter: String,
+}
+
+/// Why the device stopped working.
+#[derive(Clone, Debug)]
+struct GpuProblem {
+    /// In words, without a full stop.
+    text: String,
+    /// The device was lost (destroyed, a driver reset, the GPU process
+    /// gone): a new device can take over ([`Core::reopen`]). Otherwise the
+    /// device reported an error it cannot go on after.
+    lost: bool,
+}
+
+/// Opens a device and watches it: its lost callback and uncaptured errors
+/// write into the returned slot (each device has its own, so a late callback
+/// of a device given up cannot mark its successor).
+async fn open_gpu() -> Result<(Gpu, Arc<Mutex<Option<GpuProblem>>>), String> {
+    let gpu = Gpu::new(&GpuOptions::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    let slot = Arc::new(Mutex::new(None));
+    let p = slot.clone();
+    gpu.device.set_device_lost_callback(move |reason, msg| {
+        let text = match reason {
+            wgpu::DeviceLostReason::Destroyed => "the GPU device was closed".to_string(),
+            _ if msg.is_empty() => "the GPU device was lost".to_string(),
+            _ => format!("the GPU device was lost ({})", msg.trim_end_matches('.')),
+        };
+        if let Ok(mut g) = p.lock() {
+            // A loss outranks an error reported before it: it is recoverable.
+            if !g.as_ref().is_some_and(|g: &GpuProblem| g.lost) {
+                *g = Some(GpuProblem { text, lost: true });
+            }
+        }
+    });
+    let p = slot.clone();
+    gpu.device
+        .on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            if let Ok(mut g) = p.lock() {
+                g.get_or_insert(GpuProblem {
+                    text: format!("the GPU reported an error: {}", clip(&e.to_string())),
+                    lost: false,
+                });
+            }
+        }));
+    Ok((gpu, slot))
 }
 
 impl Core {
@@ -253,31 +312,7 @@ impl Core {
             })?),
             None => None,
         };
-        let gpu = Gpu::new(&GpuOptions::default())
-            .await
-            .map_err(|e| e.to_string())?;
-        let gpu_problem = Arc::new(Mutex::new(None));
-        let p = gpu_problem.clone();
-        gpu.device.set_device_lost_callback(move |reason, msg| {
-            let text = match reason {
-                wgpu::DeviceLostReason::Destroyed => "the GPU device was closed".to_string(),
-                _ if msg.is_empty() => "the GPU device was lost".to_string(),
-                _ => format!("the GPU device was lost ({})", msg.trim_end_matches('.')),
-            };
-            if let Ok(mut g) = p.lock() {
-                g.get_or_insert(text);
-            }
-        });
-        let p = gpu_problem.clone();
-        gpu.device
-            .on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
-                if let Ok(mut g) = p.lock() {
-                    g.get_or_insert(format!(
-                        "the GPU reported an error: {}",
-                        clip(&e.to_string())
-                    ));
-                }
-            }));
+        let (gpu, gpu_problem) = open_gpu().await?;
         let adapter = gpu.describe();
         Ok(Core {
             gpu: Some(gpu),
@@ -295,6 +330,31 @@ impl Core {
             gpu_problem,
             adapter,
         })
+    }
+
+    /// Opens a new device in place of a lost one and keeps everything else:
+    /// the models' weights (read again from memory, not from their files),
+    /// the model and saliency choices and the convolution variant (not
+    /// measured again). What was compiled on the old device is dropped;
+    /// `prepare` (or the next run) compiles it on the new one. On an error
+    /// the session keeps the old device (and its problem).
+    pub async fn reopen(&mut self) -> Result<(), String> {
+        let (gpu, slot) = open_gpu().await?;
+        let variant = self.variant();
+        if let Some(old) = self.engine.take() {
+            // The old device goes with the engine's compiled plan.
+            let held = self.in_engine.take();
+            self.stash(held, old.model);
+        }
+        self.u2 = None;
+        self.gpu = Some(gpu);
+        self.gpu_problem = slot;
+        self.adapter = self.gpu().describe();
+        if self.forced_variant.is_none() && self.tuning.is_empty() {
+            // Not measured here (e.g. a test forced it on the engine): keep it.
+            self.forced_variant = variant;
+        }
+        Ok(())
     }
 
     pub fn adapter(&self) -> &str {
@@ -324,22 +384,50 @@ impl Core {
         self.gpu().device.destroy();
     }
 
+    /// The device in use (a handle: the page's test hook destroys it while
+    /// a run holds the session).
+    #[doc(hidden)]
+    pub fn device(&self) -> wgpu::Device {
+        self.gpu().device.clone()
+    }
+
     /// Why the device stopped working, if it did.
     pub fn gpu_problem(&self) -> Option<String> {
+        self.problem().map(|p| p.text)
+    }
+
+    /// Whether the device was lost (then [`Core::reopen`] can replace it),
+    /// rather than working or stopped by an error of its own.
+    pub fn device_lost(&self) -> bool {
+        self.problem().is_some_and(|p| p.lost)
+    }
+
+    fn problem(&self) -> Option<GpuProblem> {
         self.gpu_problem.lock().ok().and_then(|g| g.clone())
     }
 
+    /// The device's problem as the sentence a caller shows: a lost device
+    /// can be replaced by [`Core::reopen`]; after an error of the device's
+    /// own, only a new session helps.
+    fn problem_sentence(p: GpuProblem) -> String {
+        if p.lost {
+            sentence(p.text)
+        } else {
+            sentence(format!("{}; reload the page to start again", p.text))
+        }
+    }
+
     fn check_device(&self) -> Result<(), String> {
-        match self.gpu_problem() {
-            Some(p) => Err(sentence(format!("{p}; reload the page to start again"))),
+        match self.problem() {
+            Some(p) => Err(Self::problem_sentence(p)),
             None => Ok(()),
         }
     }
 
     /// An engine error, or the device problem behind it.
     fn gpu_error(&self, e: icnet_engine::Error) -> String {
-        match self.gpu_problem() {
-            Some(p) => sentence(format!("{p}; reload the page to start again")),
+        match self.problem() {
+            Some(p) => Self::problem_sentence(p),
             None => sentence(e),
         }
     }

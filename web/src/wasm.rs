@@ -42,6 +42,12 @@ pub fn group_limits() -> Vec<u32> {
     vec![core::MIN_PHOTOS as u32, core::MAX_PHOTOS as u32]
 }
 
+/// The image formats photos can be in, in words ("PNG, JPEG, WebP, ...").
+#[wasm_bindgen]
+pub fn read_formats() -> String {
+    icnet_engine::preprocess::READ_FORMATS.to_string()
+}
+
 fn set(o: &Object, key: &str, v: impl Into<JsValue>) {
     let _ = Reflect::set(o, &JsValue::from_str(key), &v.into());
 }
@@ -65,11 +71,16 @@ fn report(f: &Option<Function>, what: &str, k: usize, n: usize) {
     }
 }
 
-/// Lets the page repaint (a macrotask, not a microtask).
+/// Lets the event loop run (a macrotask, not a microtask): the page repaints
+/// on the main thread, and a worker takes the messages that arrived (the
+/// page's test hook that loses the device, for one).
 async fn yield_to_browser() {
-    let Some(w) = web_sys::window() else { return };
+    let set_timeout = get(&js_sys::global(), "setTimeout");
+    let Some(set_timeout) = set_timeout.dyn_ref::<Function>() else {
+        return;
+    };
     let p = Promise::new(&mut |resolve, _| {
-        let _ = w.set_timeout_with_callback(&resolve);
+        let _ = set_timeout.call1(&JsValue::NULL, &resolve);
     });
     let _ = JsFuture::from(p).await;
 }
@@ -104,6 +115,23 @@ fn prepare_report(r: core::PrepareReport) -> JsValue {
 #[wasm_bindgen]
 pub struct Session {
     core: Core,
+}
+
+/// A handle on a session's device that works while the session is busy (a
+/// run holds the session until it ends): for the page's tests, which lose the
+/// device in the middle of a run. A session that reopened its device gives a
+/// new handle.
+#[wasm_bindgen]
+pub struct DeviceHandle {
+    device: wgpu::Device,
+}
+
+#[wasm_bindgen]
+impl DeviceHandle {
+    /// Destroys the device, as if it were lost.
+    pub fn destroy(&self) {
+        self.device.destroy();
+    }
 }
 
 #[wasm_bindgen]
@@ -142,10 +170,33 @@ impl Session {
         self.core.gpu_problem()
     }
 
+    /// Whether the device was lost; then `reopen` can replace it.
+    pub fn device_lost(&self) -> bool {
+        self.core.device_lost()
+    }
+
+    /// Opens a new device in place of a lost one, keeping the models (in
+    /// memory), the choices and the convolution variant; call `prepare`
+    /// afterwards. Fails in words when no device can be opened.
+    pub async fn reopen(&mut self) -> Result<(), JsError> {
+        if !has_webgpu() {
+            return Err(JsError::new(NO_WEBGPU));
+        }
+        self.core.reopen().await.map_err(|e| JsError::new(&e))
+    }
+
     /// Destroys the GPU device, as if it were lost (for tests of the page).
     #[doc(hidden)]
     pub fn destroy_device(&self) {
         self.core.destroy_device();
+    }
+
+    /// A handle on the device that can destroy it during a run (tests).
+    #[doc(hidden)]
+    pub fn device_handle(&self) -> DeviceHandle {
+        DeviceHandle {
+            device: self.core.device(),
+        }
     }
 
     /// Reads `vgg16-imagenet.safetensors`, `icnet-head.safetensors` and
@@ -240,7 +291,7 @@ impl Session {
     /// `null` or an array as long, of `Uint8Array` (a saliency map given for
     /// that photo) or `null` (computed with the saliency model).
     ///
-    /// Returns `{model, saliency, error, fatal, problems: [{name, message}], photos:
+    /// Returns `{model, saliency, error, fatal, lost, problems: [{name, message}], photos:
     /// [{name, width, height, map, sism, sism_given, timings: {decode_s,
     /// saliency_s, post_s}}], timings: {check_s, saliency_s, setup_s,
     /// backbone_s, cosal_s, post_s, total_s}}`: `map` and `sism` are 8-bit
@@ -248,6 +299,7 @@ impl Session {
     /// Photos that cannot be read are left out of the group and listed in
     /// `problems`; `error` says why the group did not run (fewer than two
     /// usable photos, a GPU failure), `fatal` whether the session is unusable;
+    /// `lost` whether that was a lost device (`reopen`, then run again);
     /// `saliency` names the model that computed the saliency maps ("u2netp"
     /// or "u2net"; `null` when every map was given).
     pub async fn run(
@@ -297,6 +349,7 @@ impl Session {
             Ok(r) => {
                 set(&out, "error", JsValue::NULL);
                 set(&out, "fatal", false);
+                set(&out, "lost", false);
                 for p in r.photos {
                     let o = Object::new();
                     set(&o, "name", p.name);
@@ -329,6 +382,7 @@ impl Session {
             Err(e) => {
                 set(&out, "error", e);
                 set(&out, "fatal", self.core.gpu_problem().is_some());
+                set(&out, "lost", self.core.device_lost());
             }
         }
         set(&out, "photos", list);

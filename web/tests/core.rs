@@ -4,8 +4,9 @@
 //! models switch without reopening the device, bad files leave the model as
 //! it was, and a map is byte for byte what `icnet run` writes (the steps of
 //! native-demo/src/run.rs, on the same engine) for both the trained ICNet
-//! and the training-free model; the full U²-Net is a saliency choice that
-//! needs its own file.
+//! and the training-free model; a lost device is replaced without reading
+//! the models again (the same maps after); photos are read in their EXIF
+//! orientation; the full U²-Net is a saliency choice that needs its own file.
 //!
 //! Needs the models of `icnet fetch-models` (or ICNET_MODELS=DIR).
 
@@ -17,7 +18,7 @@ use icnet_engine::preprocess::{decode_photo, decode_sism, sism_from_map, DecodeO
 use icnet_engine::testweights;
 use icnet_engine::weights::{ConvSet, Weights};
 use icnet_engine::{Engine, EngineOptions, Gpu, GpuOptions, Model};
-use icnet_web::core::{check_photo, Checked, Core, GroupResult};
+use icnet_web::core::{check_photo, check_photo_with, Checked, Core, GroupResult};
 
 fn repo(p: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(p)
@@ -45,7 +46,7 @@ fn unreadable_files_are_named_in_the_message() {
         .err()
         .expect("error");
     assert!(e.starts_with("notes.jpg "), "{e}");
-    assert!(e.contains("not a PNG, JPEG or WebP"), "{e}");
+    assert!(e.contains("not a PNG, JPEG"), "{e}");
     let e = check_photo("empty.png", b"", None).err().expect("error");
     assert!(e.contains("empty.png") && e.contains("empty"), "{e}");
     let e = check_photo("windmill1.webp", &golden("windmill1.webp"), Some(b"junk"))
@@ -60,6 +61,38 @@ fn unreadable_files_are_named_in_the_message() {
     )
     .expect("photo");
     assert!(c.sism_given());
+}
+
+/// A photo stored 64x48 with EXIF Orientation 6 (web/tests/make-exif-photo.mjs)
+/// is checked in the orientation a viewer shows, 48x64: its pixels are the
+/// stored ones turned 90° clockwise, as the browser's <img> shows them; with
+/// the official decoding (Pillow's, which ignores the tag) it stays 64x48.
+#[test]
+fn photos_are_read_in_their_exif_orientation() {
+    let bytes =
+        std::fs::read(repo("web/tests/windmill-exif6.jpg")).expect("web/tests/windmill-exif6.jpg");
+    let c = check_photo("windmill-exif6.jpg", &bytes, None).expect("photo");
+    assert_eq!((c.width, c.height), (48, 64));
+    let c = check_photo_with("windmill-exif6.jpg", &bytes, None, &DecodeOptions::OFFICIAL)
+        .expect("photo");
+    assert_eq!((c.width, c.height), (64, 48));
+    let shown = decode_photo(&bytes, &DecodeOptions::default()).unwrap();
+    let stored = decode_photo(&bytes, &DecodeOptions::OFFICIAL).unwrap();
+    assert_eq!((shown.width, shown.height), (48, 64));
+    let (sw, sh) = (stored.width as usize, stored.height as usize);
+    for y in 0..64 {
+        for x in 0..48 {
+            // Turned clockwise: the shown row y, column x is the stored
+            // column y, row (stored height - 1 - x).
+            let s = 3 * ((sh - 1 - x) * sw + y);
+            let d = 3 * (y * 48 + x);
+            assert_eq!(
+                shown.rgb[d..d + 3],
+                stored.rgb[s..s + 3],
+                "pixel ({x}, {y})"
+            );
+        }
+    }
 }
 
 /// The project's trained ICNet head (committed in weights/).
@@ -108,7 +141,8 @@ async fn cli_maps(gpu: Gpu, model: Model, n: usize) -> (Vec<Vec<u8>>, Gpu) {
                 .unwrap()
                 .prepare(),
         );
-        let (grey, w, h) = decode_sism(&golden(&format!("{n}.sism.png")), &DecodeOptions::OFFICIAL).unwrap();
+        let (grey, w, h) =
+            decode_sism(&golden(&format!("{n}.sism.png")), &DecodeOptions::OFFICIAL).unwrap();
         sisms.push(sism_from_map(&grey, w, h));
     }
     let maps = engine
@@ -238,6 +272,47 @@ fn maps_are_the_bytes_icnet_run_writes() {
             .await
             .expect("csa run");
         assert_eq!(core.engine_mut().unwrap().model.name(), "csa");
+        // A lost device: the run says so in a sentence (no "reload": the
+        // page replaces the device), and `reopen` opens a new one that
+        // keeps the model and its weights, so the same run gives the same
+        // bytes without reading any model file again.
+        assert!(!core.device_lost());
+        core.destroy_device();
+        let mut lost = core
+            .run(checked_photos(2), &mut |_, _, _| {})
+            .await
+            .err()
+            .expect("a run on a destroyed device fails");
+        for _ in 0..100 {
+            if core.device_lost() {
+                break;
+            }
+            // The lost callback may come after the failed call.
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            lost = core.gpu_problem().map(|p| p + ".").unwrap_or(lost);
+        }
+        assert!(core.device_lost(), "{lost}");
+        assert!(lost.contains("GPU device"), "{lost}");
+        assert!(!lost.contains("reload"), "{lost}");
+        core.reopen().await.expect("a new device");
+        assert!(!core.device_lost() && core.gpu_problem().is_none());
+        assert_eq!(core.model_name(), "csa");
+        let r = core
+            .prepare(&mut |_, _, _| {})
+            .await
+            .expect("prepare on the new device");
+        assert_eq!(r.variant, "direct-16x32", "the variant is kept");
+        let again = core
+            .run(checked_photos(2), &mut |_, _, _| {})
+            .await
+            .expect("csa run on the new device");
+        for (a, b) in again.photos.iter().zip(&csa.photos) {
+            assert!(
+                a.map_png == b.map_png,
+                "{}: another map on the new device",
+                a.name
+            );
+        }
         core.set_model("icnet-default").expect("back");
         core.prepare(&mut |_, _, _| {})
             .await

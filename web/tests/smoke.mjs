@@ -3,7 +3,7 @@
 //
 //   web/build.sh && node web/tests/smoke.mjs [--expect DIR] [--expect-sisms DIR]
 //                                            [--expect-csa DIR] [--revisit] [--maps DIR]
-//                                            [--twice] [--variant V] [--weights W.safetensors]
+//                                            [--variant V] [--weights W.safetensors]
 //
 // (web/test.sh runs it with --expect, --expect-sisms, --expect-csa, --weights
 // and --revisit, after `icnet run` on the same photos.)
@@ -11,31 +11,41 @@
 // Serves web/dist on 127.0.0.1 (a random port), opens the page, checks that
 // its model is the ICNet trained by this project (body[data-model] =
 // icnet-default) and that a single photo is refused in words, runs two photos
-// of examples/windmills plus a file that is not an image (left out with a
-// message), waits for body[data-state=done], counts the result maps, saves a
+// of examples/windmills, web/tests/windmill-exif6.jpg (stored 64x48 with EXIF
+// Orientation 6: its map, saliency map, photo and overlay must be 48x64, as
+// shown) and a file that is not an image (left out with a message), waits for
+// body[data-state=done], counts the result maps, checks that the page's main
+// thread stayed responsive during the run (the work is in a worker), saves a
 // screenshot to web/test-results/smoke.png and prints the timings. --expect
 // DIR compares each map with DIR/<stem>.png, the map `icnet run` (its default
 // model, the same trained ICNet) wrote for that photo (same size; within 2/255
 // on 99% of the pixels); --expect-sisms DIR compares the saliency maps
 // (data-sism) in the same way with DIR/<stem>.png (`icnet run --save-sisms`);
-// --maps DIR writes the maps of the first run as DIR/<stem>.png. --twice runs
-// the group a second time with the saliency maps of the first run uploaded
-// (U²-Netp skipped, the plan reused) and checks that the maps are the same
-// bytes. --expect-csa DIR gives the saliency maps of the first run back,
-// switches the model selector to the training-free model, runs the group
-// again and compares its maps with DIR/<stem>.png (`icnet run --model csa
-// --sisms`, on the saliency maps of `icnet run --save-sisms`), and switches
-// back. --weights W refuses a junk weights file (the model stays
-// as it was), uploads ICNet weights W (e.g. from `icnet make-test-weights W`)
-// and goes back to the trained ICNet with the selector; --revisit opens the
-// page a second time and checks that the models come from the cache (no
-// model byte served) and that the default model is back; --variant V opens
-// the page with ?variant=V (a convolution variant instead of timing them).
-// Always: the saliency selector offers the full U²-Net when the site has it
-// (models/manifest.json), and picking it downloads models/u2net.safetensors
-// (exactly its bytes, not at start-up) and compiles it, without running a
-// photo through it (minutes per photo on SwiftShader); then back to
-// U²-Netp. A lost device and a browser without WebGPU are reported in words.
+// --maps DIR writes the maps of the first run as DIR/<stem>.png.
+//
+// A lost device is replaced: the test destroys the device while the page is
+// idle (the page must say so, open a new device without downloading anything
+// and be ready again), then gives the saliency maps of the first run back,
+// runs the group again and destroys the device in the middle of that run
+// (during VGG16): the page must say so, run the group again on a new device,
+// and its maps must be the same bytes as the first run's (and match --expect).
+//
+// --expect-csa DIR then switches the model selector to the training-free
+// model, runs the group again (saliency maps given) and compares its maps
+// with DIR/<stem>.png (`icnet run --model csa --sisms`, on the saliency maps
+// of `icnet run --save-sisms`), and switches back. --weights W refuses a junk
+// weights file (the model stays as it was), uploads ICNet weights W (e.g.
+// from `icnet make-test-weights W`) and goes back to the trained ICNet with
+// the selector; --revisit opens the page a second time and checks that the
+// models come from the cache (no model byte served) and that the default
+// model is back; --variant V opens the page with ?variant=V (a convolution
+// variant instead of timing them). Always: the saliency selector offers the
+// full U²-Net when the site has it (models/manifest.json), and picking it
+// downloads models/u2net.safetensors (exactly its bytes, not at start-up)
+// and compiles it, without running a photo through it (minutes per photo on
+// SwiftShader); then back to U²-Netp. At the end, a lost device whose
+// replacement cannot be opened (a test hook) and a browser without WebGPU
+// are reported in words.
 //
 // Environment: CHROMIUM (default /usr/bin/chromium), SMOKE_TIMEOUT_S (the
 // run's timeout, default 900).
@@ -57,12 +67,19 @@ const mapsDir = opt('--maps') ? resolve(opt('--maps')) : null;
 const expectDir = opt('--expect') ? resolve(opt('--expect')) : null;
 const expectCsaDir = opt('--expect-csa') ? resolve(opt('--expect-csa')) : null;
 const expectSismsDir = opt('--expect-sisms') ? resolve(opt('--expect-sisms')) : null;
-const twice = args.includes('--twice');
 const weights = opt('--weights') ? resolve(opt('--weights')) : null;
 // Page option: ?variant=V (a convolution variant instead of timing them).
 const query = new URLSearchParams();
 if (opt('--variant')) query.set('variant', opt('--variant'));
 const runTimeout = Number(process.env.SMOKE_TIMEOUT_S || 900) * 1000;
+// The EXIF test photo (web/tests/make-exif-photo.mjs): stored 64x48,
+// Orientation 6, shown 48x64.
+const EXIF_PHOTO = 'windmill-exif6.jpg';
+const EXIF_STORED = [64, 48];
+const EXIF_SHOWN = [48, 64];
+// The longest the page's main thread may stall during a run (it only
+// handles messages; the worker decodes and waits for the GPU).
+const MAX_STALL_MS = 2000;
 
 // The issue's bar for "the same map": within 2/255 for 99% of the pixels.
 // Different convolution variants (the page and `icnet run` each measure
@@ -129,6 +146,85 @@ async function runGroup(page, label, model) {
   const made = await page.evaluate(() => document.getElementById('results-box').dataset.model);
   if (made !== model) fail(`${label}: the maps shown are from ${made}, not ${model}`);
   console.log(`${label}: ${((Date.now() - t) / 1000).toFixed(1)} s\n` + (await text(page, '#timings')).replace(/^/gm, '  '));
+}
+
+// A JPEG's stored size (its frame header) and EXIF Orientation (0 if none).
+function jpegFacts(b) {
+  let width = 0, height = 0, orientation = 0;
+  for (let i = 2; i + 4 <= b.length && b[i] === 0xff;) {
+    const marker = b[i + 1];
+    const len = b.readUInt16BE(i + 2);
+    if (marker >= 0xc0 && marker <= 0xc3) {
+      height = b.readUInt16BE(i + 5);
+      width = b.readUInt16BE(i + 7);
+      break;
+    }
+    if (marker === 0xe1 && b.toString('latin1', i + 4, i + 10) === 'Exif\0\0') {
+      const t = i + 10;
+      const le = b.toString('latin1', t, t + 2) === 'II';
+      const u16 = (o) => (le ? b.readUInt16LE(t + o) : b.readUInt16BE(t + o));
+      const u32 = (o) => (le ? b.readUInt32LE(t + o) : b.readUInt32BE(t + o));
+      const ifd = u32(4);
+      for (let k = 0; k < u16(ifd); k++) {
+        const e = ifd + 2 + 12 * k;
+        if (u16(e) === 0x0112) orientation = u16(e + 8);
+      }
+    }
+    i += 2 + len;
+  }
+  return { width, height, orientation };
+}
+
+// Measures how long the page's main thread goes without running a 50 ms
+// timer, from now until stalls() (which returns {max (ms), ticks}).
+const watchStalls = (page) => page.evaluate(() => {
+  const w = { max: 0, ticks: 0, last: performance.now() };
+  w.timer = setInterval(() => {
+    const now = performance.now();
+    w.max = Math.max(w.max, now - w.last);
+    w.last = now;
+    w.ticks++;
+  }, 50);
+  window.__stalls = w;
+});
+const stalls = (page) => page.evaluate(() => {
+  const w = window.__stalls;
+  clearInterval(w.timer);
+  return { max: Math.max(w.max, performance.now() - w.last), ticks: w.ticks };
+});
+
+// The EXIF photo's row: its map, saliency map, photo (as the browser shows
+// it) and overlay are all 48x64, the size a viewer shows.
+async function checkExif(page) {
+  const r = await page.evaluate(async (name) => {
+    const pick = (a) => Array.from(document.querySelectorAll(`img[${a}]`)).find((i) => i.getAttribute(a) === name);
+    const imgs = { map: pick('data-cosal-map'), sism: pick('data-sism'), photo: pick('data-photo') };
+    const out = {};
+    for (const [k, i] of Object.entries(imgs)) {
+      if (!i) return { missing: k };
+      await i.decode().catch(() => {});
+      out[k] = [i.naturalWidth, i.naturalHeight];
+    }
+    const row = imgs.map.closest('figure');
+    // The overlay is drawn once both images have decoded.
+    for (let k = 0; k < 50; k++) {
+      const c = row.querySelector('canvas');
+      if (c.width !== 300 || c.height !== 150) break; // a canvas' default size
+      await new Promise((ok) => setTimeout(ok, 100));
+    }
+    const c = row.querySelector('canvas');
+    out.overlay = [c.width, c.height];
+    out.caption = row.querySelector('figcaption').textContent;
+    return out;
+  }, EXIF_PHOTO);
+  if (r.missing) fail(`${EXIF_PHOTO}: no ${r.missing} image in the results`);
+  for (const k of ['map', 'sism', 'photo', 'overlay']) {
+    if (r[k][0] !== EXIF_SHOWN[0] || r[k][1] !== EXIF_SHOWN[1]) {
+      fail(`${EXIF_PHOTO} (stored ${EXIF_STORED.join('x')}, EXIF Orientation 6): its ${k} is ${r[k].join('x')}, not the ${EXIF_SHOWN.join('x')} a viewer shows`);
+    }
+  }
+  if (!r.caption.includes(EXIF_SHOWN.join('x'))) fail(`${EXIF_PHOTO}: the caption says "${r.caption}"`);
+  console.log(`${EXIF_PHOTO} (stored ${EXIF_STORED.join('x')}, EXIF Orientation 6): map, saliency map, photo and overlay all ${EXIF_SHOWN.join('x')}`);
 }
 
 // Compares each data-cosal-map image of the page with DIR/<stem>.png (what
@@ -223,17 +319,26 @@ async function main() {
     if (s1 !== 'error' || !/two photos/.test(e1)) fail(`a single photo was not refused clearly: ${e1}`);
     console.log(`single photo refused: "${e1.trim()}"`);
 
-    // Two photos and a file that is not an image.
+    // Two photos, the EXIF photo and a file that is not an image.
     await page.click('#clear');
     const file = async (name) => ({ name, mimeType: 'image/webp', buffer: await readFile(join(photos, name)) });
+    const exifBytes = await readFile(join(here, EXIF_PHOTO));
+    const facts = jpegFacts(exifBytes);
+    if (facts.width !== EXIF_STORED[0] || facts.height !== EXIF_STORED[1] || facts.orientation !== 6) {
+      fail(`${EXIF_PHOTO} is not what the test needs (stored ${facts.width}x${facts.height}, Orientation ${facts.orientation}; `
+        + 'want 64x48, 6): run node web/tests/make-exif-photo.mjs');
+    }
     await page.setInputFiles('#photos', [
       await file('windmill1.webp'), await file('windmill2.webp'),
+      { name: EXIF_PHOTO, mimeType: 'image/jpeg', buffer: exifBytes },
       { name: 'notes.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('this is not a photo') },
     ]);
+    await watchStalls(page);
     const t1 = Date.now();
     await page.click('#run');
     const s2 = await waitState(page, ['done', 'error'], runTimeout);
     const runS = (Date.now() - t1) / 1000;
+    const stall = await stalls(page);
     await page.screenshot({ path: join(results, 'smoke.png'), fullPage: true });
     if (s2 !== 'done') fail(`the run ended in state ${s2}: ${await text(page, '#error')}`);
     const maps = await page.evaluate(() => Array.from(document.querySelectorAll('img[data-cosal-map]'), (i) => ({
@@ -242,12 +347,15 @@ async function main() {
     const problems = await text(page, '#error');
     console.log(`run: ${runS.toFixed(1)} s; maps: ${JSON.stringify(maps)}`);
     console.log(`left out, in words: "${problems.trim().replace(/\s+/g, ' ')}"`);
-    if (maps.length !== 2) fail(`expected 2 maps, found ${maps.length}`);
+    if (maps.length !== 3) fail(`expected 3 maps, found ${maps.length}`);
     if (!/notes\.jpg/.test(problems)) fail('the file that is not an image was not reported');
     const made = await page.evaluate(() => [document.getElementById('results-box').dataset.model, document.getElementById('results-model').textContent]);
     if (made[0] !== 'icnet-default' || !/trained/.test(made[1])) fail(`the maps are said to come from ${made.join(': ')}, not the trained ICNet`);
     console.log(`maps made by: ${made[1]}`);
     console.log('timings:\n' + (await text(page, '#timings')).replace(/^/gm, '  '));
+    console.log(`main thread during the run: longest stall ${stall.max.toFixed(0)} ms (${stall.ticks} timer ticks of 50 ms)`);
+    if (stall.max > MAX_STALL_MS) fail(`the page's main thread stalled for ${stall.max.toFixed(0)} ms during the run`);
+    await checkExif(page);
 
     if (expectDir) await compareWithNative(page, expectDir);
     if (expectSismsDir) await compareWithNative(page, expectSismsDir, 'data-sism');
@@ -276,19 +384,58 @@ async function main() {
       await page.evaluate(() => { document.getElementById('options').open = true; });
       await page.setInputFiles('#sisms', sismFiles);
     };
+    const first = await grab('data-cosal-map');
 
-    if (twice) {
-      // The same group again with its saliency maps given: the plan is
-      // reused, and the maps must be the same bytes.
-      const first = await grab('data-cosal-map');
+    // A device lost while the page is idle: replaced, in words, with nothing
+    // downloaded; the maps shown stay.
+    {
+      const before = served();
+      const t = Date.now();
+      await page.evaluate(() => window.icnetTest.loseDevice());
+      await page.waitForFunction(() => document.body.dataset.recoveries === '1' || document.body.dataset.state === 'error',
+        null, { timeout: 600_000, polling: 200 });
+      const [st, notice] = [await page.evaluate(() => document.body.dataset.state), await text(page, '#notice')];
+      if (st !== 'done') fail(`after a device lost while idle the page is ${st}: ${await text(page, '#error')} ${notice}`);
+      if (!/device was closed/i.test(notice) || !/new GPU device/.test(notice)) fail(`the replaced device was not reported clearly: "${notice}"`);
+      if (served() !== before) fail(`replacing the device downloaded ${served() - before} model bytes`);
+      if (await page.evaluate(() => document.querySelectorAll('img[data-cosal-map]').length) !== 3) fail('the maps shown were lost with the device');
+      console.log(`device lost while idle: replaced in ${((Date.now() - t) / 1000).toFixed(1)} s: "${notice.trim()}"`);
+    }
+
+    // A device lost in the middle of a run (during VGG16, the saliency maps
+    // given back): the group runs again on a new device, to the same bytes.
+    {
       await giveSismsBack();
-      await runGroup(page, 'second run (saliency maps given)', 'icnet-default');
+      const t = Date.now();
+      await page.click('#run');
+      await page.waitForFunction(() => /backbone/.test(document.getElementById('progress-text').textContent)
+        || document.body.dataset.state !== 'running', null, { timeout: runTimeout, polling: 100 });
+      const at = await text(page, '#progress-text');
+      if (await page.evaluate(() => document.body.dataset.state) !== 'running') fail(`the second run ended before the device could be lost: ${at}`);
+      await page.evaluate(() => window.icnetTest.loseDevice());
+      console.log(`device destroyed during the run, at "${at.trim()}"`);
+      await page.waitForFunction(() => /opening a new GPU device/.test(document.getElementById('notice').textContent)
+        || document.body.dataset.state !== 'running', null, { timeout: 120_000, polling: 100 });
+      const during = await text(page, '#notice');
+      if (!/opening a new GPU device/.test(during)) fail(`the lost device was not reported during the run: "${during}" ${await text(page, '#error')}`);
+      console.log(`said during the run: "${during.trim()}"`);
+      const s = await waitState(page, ['done', 'error'], runTimeout);
+      if (s !== 'done') fail(`the interrupted run ended in state ${s}: ${await text(page, '#error')}`);
+      const [recoveries, reran] = await page.evaluate(() => [document.body.dataset.recoveries, document.getElementById('results-box').dataset.reran]);
+      const after = await text(page, '#notice');
+      if (recoveries !== '2' || reran !== '1') fail(`after the loss during the run: ${recoveries} device replacements, the group run again ${reran} times (want 2 and 1)`);
+      if (!/ran again/.test(after)) fail(`the page does not say that the group ran again: "${after}"`);
+      const given = await page.evaluate(() => Array.from(document.querySelectorAll('img[data-sism]'), (i) => i.title));
+      if (!given.every((x) => /you gave/.test(x))) fail(`the run did not use the saliency maps given: ${given.join(', ')}`);
+      console.log(`interrupted run done in ${((Date.now() - t) / 1000).toFixed(1)} s (${await text(page, '#progress-text')}): "${after.trim()}"`);
       const again = await grab('data-cosal-map');
       for (const m of first) {
         const b = again.find((x) => x.name === m.name);
-        if (!b || Buffer.compare(Buffer.from(b.bytes), Buffer.from(m.bytes)) !== 0) fail(`${m.name}: the map changed when its saliency map was given back`);
+        if (!b || Buffer.compare(Buffer.from(b.bytes), Buffer.from(m.bytes)) !== 0) fail(`${m.name}: the map after the new device differs from the first run's`);
       }
-      console.log('maps identical with the saliency maps given back');
+      console.log(`maps after the new device: the same bytes as the first run's (${first.length})`);
+      if (expectDir) await compareWithNative(page, expectDir);
+      await checkExif(page);
     }
 
     if (expectCsaDir) {
@@ -296,7 +443,6 @@ async function main() {
       // the first run given back (U²-Netp skipped; compared with `icnet run
       // --model csa --sisms` on the CLI's own saliency maps, which
       // --expect-sisms compares with the page's).
-      if (!twice) await giveSismsBack();
       await selectModel(page, 'csa', 'csa');
       await runGroup(page, 'training-free model (csa), saliency maps given', 'csa');
       const given = await page.evaluate(() => Array.from(document.querySelectorAll('img[data-sism]'), (i) => i.title));
@@ -358,12 +504,14 @@ async function main() {
       const [m] = await pageModel(page);
       if (m !== 'icnet-default') fail(`second visit: the model is ${m}, not the trained ICNet`);
     }
-    // A lost device: reported in words, in the page.
-    await page.evaluate(() => window.icnetTest.loseDevice());
-    await waitState(page, ['error'], 30_000);
+    // A lost device whose replacement cannot be opened: an error in words.
+    await page.evaluate(() => window.icnetTest.loseDevice({ failReopen: true }));
+    await waitState(page, ['error'], 60_000);
     const lost = await text(page, '#error');
-    if (!/reload the page/.test(lost)) fail(`a lost device was not reported clearly: ${lost}`);
-    console.log(`lost device reported: "${lost.trim()}"`);
+    if (!/device was closed/i.test(lost) || !/could not be opened/.test(lost) || !/reload the page/i.test(lost)) {
+      fail(`a device that could not be replaced was not reported clearly: ${lost}`);
+    }
+    console.log(`device that could not be replaced, reported: "${lost.trim()}"`);
 
     await noWebGpu(url);
     console.log(`SMOKE OK (screenshot: ${join('web', 'test-results', 'smoke.png')})`);

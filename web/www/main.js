@@ -1,6 +1,9 @@
-// The page: photos in, co-saliency maps out. All the work is in the wasm
-// module (pkg/icnet_web.js, the engine of the `icnet` command built for
-// WebGPU); this file handles files, model downloads, progress and display.
+// The page: photos in, co-saliency maps out. All the work runs in a module
+// worker (worker.js), which holds the wasm module (pkg/icnet_web.js, the
+// engine of the `icnet` command built for WebGPU), downloads and caches the
+// models and runs the groups; this file is the page's side: files, progress,
+// display, and messages to the worker. The main thread never decodes a
+// photo nor waits for the GPU, so the page stays responsive.
 //
 // For tests: document.body.dataset.state is idle | loading | ready | running
 // | done | error, document.body.dataset.model the session's model
@@ -8,47 +11,37 @@
 // document.body.dataset.saliency its saliency model (u2netp | u2net), and every result
 // map is an <img data-cosal-map="<file name>"> holding the 8-bit map at the
 // photo's size (the PNG `icnet run` writes); its saliency map is
-// <img data-sism="<file name>"> (what --save-sisms writes); #results-box's
+// <img data-sism="<file name>"> (what --save-sisms writes) and the photo
+// <img data-photo="<file name>">; #results-box's
 // data-model names the model that made the maps shown, and its
 // data-saliency the saliency model (empty when every saliency map was given).
+// A lost GPU device is replaced by the worker: document.body.dataset.recoveries
+// counts the replacements, #notice says what happened, and #results-box's
+// data-reran how often the group shown was run again because of one.
+// window.icnetTest.loseDevice() destroys the device (also during a run);
+// loseDevice({failReopen: true}) makes opening the next one fail.
 
-import init, { Session, last_panic, group_limits } from './pkg/icnet_web.js';
-
-// In download order: U²-Netp (4.5 MB) first, so that it compiles while
-// VGG16 (59 MB) and the head of the ICNet trained by this project (15 MB)
-// download. VGG16 serves both the trained ICNet (the default) and the
-// training-free model.
-const U2NETP = 'u2netp.safetensors';
-const VGG = 'vgg16-imagenet.safetensors';
-const HEAD = 'icnet-head.safetensors';
-const MODELS = [U2NETP, VGG, HEAD];
-// The full U²-Net (176 MB): downloaded (or read from the cache) only when the
-// saliency selector asks for it.
+// The saliency models, as the page names them.
 const SALIENCY = {
-  u2netp: { file: U2NETP, words: 'U²-Netp' },
+  u2netp: { file: 'u2netp.safetensors', words: 'U²-Netp' },
   u2net: { file: 'u2net.safetensors', words: 'U²-Net (full)' },
 };
-// Bump when the way models are stored changes; a new model file (its sha256
-// is in models/manifest.json) gets a new cache key by itself.
-const CACHE_NAME = 'icnet-models-v1';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 
-let session = null;
 let MIN = 2, MAX = 40;
 let photos = [];          // [{file, url, stem}]
 let sisms = new Map();    // stem -> File
 let results = [];         // [{name, stem, map: Uint8Array}]
 let busy = false;
 let ready = false;
+let recovering = false;   // the worker is replacing a lost GPU device
 let urls = [];            // result object URLs, revoked on the next run
 let model = 'icnet-default'; // the session's model: icnet-default | icnet-own | csa
 let saliency = 'u2netp';  // the session's saliency model: u2netp | u2net
-const loadedSaliency = new Set(['u2netp']); // weights in the session
-let manifestP = null;     // models/manifest.json, fetched once
 let ownName = null;       // the file of the user's ICNet weights, while in use
-const info = { adapter: '', load: null, prepare: null, run: null };
+const info = { adapter: '', load: null, prepare: null, run: null, recovery: null };
 
 // ---------------------------------------------------------------- state, errors, progress
 
@@ -79,16 +72,10 @@ function clearError() {
   $('error').replaceChildren();
 }
 
-// An exception from the module, in words. A panic leaves the module unusable.
-function words(e) {
-  let panic = null;
-  try { panic = last_panic(); } catch (_) { /* the module is not loaded */ }
-  if (panic) return `Internal error (please report it): ${panic}. Reload the page to start again.`;
-  const m = (e && e.message) ? e.message : String(e);
-  if (/unreachable|recursive use of an object/i.test(m)) {
-    return `Internal error: ${m}. Reload the page to start again.`;
-  }
-  return m;
+// What happened to the GPU device, in words (not an error: the page goes on).
+function showNotice(message) {
+  $('notice').textContent = message;
+  $('notice').hidden = !message;
 }
 
 let progressStarted = 0;
@@ -111,125 +98,119 @@ function stageProgress(what, k, n) {
 const mb = (b) => (b / 1e6).toFixed(1);
 const secs = (s) => (s >= 10 ? s.toFixed(1) : s.toFixed(2)) + ' s';
 const stemOf = (name) => { const i = name.lastIndexOf('.'); return i > 0 ? name.slice(0, i) : name; };
+const capital = (s) => s ? s[0].toUpperCase() + s.slice(1) : s;
 
-// Serialises calls into the session (its methods must not overlap).
-let chain = Promise.resolve();
-let pending = 0;
-function exclusive(fn) {
-  pending++;
-  const p = chain.then(fn).finally(() => { pending--; });
-  chain = p.catch(() => {});
-  return p;
-}
+// ---------------------------------------------------------------- the worker
 
-// A device lost while the page is idle (driver reset, GPU process crash) is
-// reported without waiting for the next run.
-setInterval(() => {
-  if (!session || !ready || pending > 0) return;
-  const problem = session.gpu_problem();
-  if (problem) {
-    ready = false;
-    showError(`${problem[0].toUpperCase()}${problem.slice(1)}; reload the page to start again.`);
-    progress('stopped', 0);
-    setState('error');
-    updateButtons();
-  }
-}, 1000);
+const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+const calls = new Map();
+let nextId = 1;
 
-// ---------------------------------------------------------------- models
-
-async function manifest() {
-  try {
-    const r = await fetch('models/manifest.json', { cache: 'no-store' });
-    if (r.ok) return await r.json();
-  } catch (_) { /* no manifest: plain URLs, no size ahead */ }
-  return {};
-}
-
-// Downloads the models one after the other (or reads them from the Cache
-// API), reporting bytes. Returns {file: Promise<Uint8Array>} at once, and
-// info.load is set when the last one has arrived.
-function loadModels() {
-  manifestP = manifest();
-  const ctx = manifestP.then((man) => openCache(man, MODELS));
-  const u2 = ctx.then((c) => loadModel(c, U2NETP));
-  const vgg = u2.then(() => ctx).then((c) => loadModel(c, VGG));
-  const head = vgg.then(() => ctx).then((c) => loadModel(c, HEAD));
-  const done = Promise.all([ctx, head]).then(([c]) => {
-    info.load = { bytes: c.got, seconds: (performance.now() - c.t0) / 1000, cached: c.fromNet === 0 };
-    downloadNote = '';
+// Calls op in the worker; resolves to its value, or rejects with an Error
+// whose message is the worker's sentence. Every answer carries the
+// session's model and saliency model, which the page shows.
+function call(op, args = {}) {
+  return new Promise((resolve, reject) => {
+    const id = nextId++;
+    calls.set(id, { resolve, reject });
+    worker.postMessage({ id, op, args });
   });
-  for (const p of [u2, vgg, head, done]) p.catch(() => {}); // reported where awaited
-  return { [U2NETP]: u2, [VGG]: vgg, [HEAD]: head, done };
 }
 
-// One model file on demand (the full U²-Net), from the cache or the site,
-// with the same progress line as at start-up.
-async function loadOnDemand(f) {
-  const ctx = await openCache(await (manifestP ?? manifest()), [f]);
-  try {
-    return await loadModel(ctx, f);
-  } finally {
-    downloadNote = '';
+worker.addEventListener('message', (e) => {
+  const m = e.data;
+  if (m.id) {
+    const c = calls.get(m.id);
+    calls.delete(m.id);
+    if (m.state) {
+      model = m.state.model;
+      saliency = m.state.saliency;
+      ownName = m.state.ownName;
+    }
+    if (m.ok) c.resolve(m.value); else c.reject(new Error(m.error));
+    return;
   }
-}
+  switch (m.type) {
+    case 'stage': stageProgress(m.what, m.k, m.n); break;
+    case 'stage-reset': lastStage = null; break;
+    case 'progress': lastStage = null; progress(m.text, m.fraction); break;
+    case 'download':
+      downloadNote = m.note;
+      if (lastStage) progress(lastStage.text, lastStage.fraction);
+      else if (m.note) progress('', m.fraction);
+      break;
+    case 'opened': $('adapter').title = `wgpu: ${m.adapter}`; break;
+    case 'device': deviceEvent(m); break;
+    default: break;
+  }
+});
 
-async function openCache(man, files) {
-  let cache = null;
-  try {
-    if ('caches' in self) {
-      cache = await caches.open(CACHE_NAME);
-      for (const k of await caches.keys()) {
-        if (k.startsWith('icnet-models-') && k !== CACHE_NAME) await caches.delete(k);
+// The worker could not start (a browser without module workers, a missing
+// file): the page says so.
+worker.addEventListener('error', (e) => {
+  e.preventDefault();
+  ready = false;
+  progressStarted = 0;
+  progress('stopped', 0);
+  showError('The page\'s worker could not be started'
+    + (e.message ? ` (${e.message.replace(/\.$/, '')})` : '')
+    + '. This page needs a browser with WebGPU and module workers (a recent Chrome, Edge or Safari).');
+  setState('error');
+  updateButtons();
+  for (const c of calls.values()) c.reject(new Error('The page\'s worker stopped.'));
+  calls.clear();
+});
+
+// A lost GPU device, as the worker replaces it. While idle the page shows
+// "loading" until the new device is ready; during a run the run goes on
+// (and runs the group again).
+let beforeRecovery = null;
+function deviceEvent(m) {
+  switch (m.state) {
+    case 'recovering':
+      recovering = true;
+      showNotice(`${capital(m.problem)}: opening a new GPU device and compiling the models again`
+        + ` (their weights are still in memory)${m.interrupted ? '; then the interrupted work is done again' : ''}…`);
+      if (!busy) {
+        beforeRecovery = document.body.dataset.state;
+        setState('loading');
+        progressStarted = performance.now();
+        progress('opening a new GPU device', 0);
       }
-    }
-  } catch (_) { cache = null; /* e.g. storage blocked: download every time */ }
-  const total = files.reduce((s, f) => s + (man[f]?.bytes ?? 0), 0);
-  return { man, cache, total, got: 0, fromCache: 0, fromNet: 0, t0: performance.now() };
-}
-
-async function loadModel(ctx, f) {
-  const { man, cache, total } = ctx;
-  const key = man[f]?.sha256 ? `models/${f}?sha256=${man[f].sha256}` : `models/${f}`;
-  const show = () => {
-    downloadNote = `loading models ${mb(ctx.got)}/${total ? mb(total) : '?'} MB`
-      + (ctx.fromCache && !ctx.fromNet ? ' (from cache)' : '');
-    if (lastStage) progress(lastStage.text, lastStage.fraction);
-    else progress('', total ? ctx.got / total : 0);
-  };
-  let resp = cache ? await cache.match(key) : undefined;
-  const cached = !!resp;
-  if (!resp) {
-    resp = await fetch(`models/${f}`, { cache: 'no-store' });
-    if (!resp.ok) {
-      throw new Error(`The model file models/${f} could not be downloaded (HTTP ${resp.status}). `
-        + 'The site must be built with web/build.sh, which copies the models next to the page.');
-    }
+      updateButtons();
+      break;
+    case 'recovered':
+      recovering = false;
+      document.body.dataset.recoveries = String(m.recoveries);
+      info.recovery = { count: m.recoveries, problem: m.problem, seconds: m.seconds };
+      if (info.prepare) info.prepare.variant = m.prepare.variant;
+      showNotice(`${capital(m.problem)}. A new GPU device took over in ${secs(m.seconds)} `
+        + '(the models were compiled again, nothing was downloaded)'
+        + (m.interrupted ? '; the interrupted work is being done again.' : '.'));
+      if (!busy) {
+        progressStarted = 0;
+        progress('ready (on a new GPU device)', 1);
+        setState(beforeRecovery === 'done' ? 'done' : 'ready');
+      }
+      renderTimings();
+      updateButtons();
+      break;
+    case 'rerunning':
+      progressStarted = performance.now();
+      progress('running the group again', 0);
+      break;
+    case 'failed':
+      recovering = false;
+      ready = false;
+      showNotice('');
+      showError(m.message);
+      progressStarted = 0;
+      progress('stopped', 0);
+      setState('error');
+      updateButtons();
+      break;
+    default: break;
   }
-  const size = Number(resp.headers.get('Content-Length')) || man[f]?.bytes || 0;
-  const reader = resp.body.getReader();
-  let buf = new Uint8Array(size || 1 << 20), len = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    if (len + value.length > buf.length) {
-      const bigger = new Uint8Array(Math.max(buf.length * 2, len + value.length));
-      bigger.set(buf.subarray(0, len));
-      buf = bigger;
-    }
-    buf.set(value, len);
-    len += value.length;
-    ctx.got += value.length;
-    if (cached) ctx.fromCache += value.length; else ctx.fromNet += value.length;
-    show();
-  }
-  const bytes = len === buf.length ? buf : buf.slice(0, len);
-  if (!cached && cache) {
-    try {
-      await cache.put(key, new Response(bytes, { headers: { 'Content-Type': 'application/octet-stream' } }));
-    } catch (_) { /* quota: fine, next visit downloads again */ }
-  }
-  return bytes;
 }
 
 // ---------------------------------------------------------------- start-up
@@ -247,7 +228,7 @@ async function adapterInfo() {
         key: `icnet-conv-variant:${name}:${i.isFallbackAdapter}`,
       };
     }
-  } catch (_) { /* no WebGPU: Session.create says so */ }
+  } catch (_) { /* no WebGPU: the worker says so */ }
   return { words: '', key: null };
 }
 
@@ -261,54 +242,27 @@ async function start() {
   setState('loading');
   progressStarted = performance.now();
   progress('loading the module', 0);
-  try {
-    await init();
-    [MIN, MAX] = Array.from(group_limits());
-  } catch (e) {
-    throw new Error(`The page's WebAssembly module could not be loaded (${words(e)}).`);
-  }
-  progress('opening the GPU', 0);
   const adapter = await adapterInfo();
   const remembered = params.get('variant') ? null : storedVariant(adapter.key);
-  // Open the GPU and download the models at the same time.
-  const opened = Session.create(params.get('variant') ?? remembered);
-  const models = loadModels();
-  try {
-    session = await opened;
-  } catch (e) {
-    if (!remembered) throw e;
-    // A stale remembered variant: forget it and measure.
+  const s = await call('start', { variant: params.get('variant'), remembered });
+  [MIN, MAX] = [s.min, s.max];
+  $('formats').textContent = s.formats;
+  if (s.forgetVariant) {
     try { localStorage.removeItem(adapter.key); } catch (_) { /* ignore */ }
-    session = await Session.create(null);
   }
-  info.adapter = adapter.words || session.adapter();
+  info.adapter = adapter.words || s.adapter;
+  info.load = s.load;
+  downloadNote = '';
   $('adapter').textContent = info.adapter;
-  $('adapter').title = `wgpu: ${session.adapter()}`;
-  // U²-Netp first: the convolution variants are timed and U²-Netp compiles
-  // while VGG16 and the head are still downloading.
-  const t0 = performance.now();
-  const u2 = await models[U2NETP];
-  await exclusive(async () => session.load_u2netp(u2));
-  delete models[U2NETP];
-  const early = await exclusive(() => session.prepare_saliency(stageProgress));
-  lastStage = null;
-  const vgg = await models[VGG];
-  const head = await models[HEAD];
-  await models.done;
-  progress('reading the VGG16 weights and the trained ICNet', 1);
-  await exclusive(async () => {
-    session.load_vgg_and_head(vgg, head);
-    model = session.model();
-  });
-  delete models[VGG];
-  delete models[HEAD];
-  await prepare();
-  // The whole start-up's compilation, with what prepare_saliency did.
-  Object.assign(info.prepare, {
-    tune_s: early.tune_s, saliency_s: early.saliency_s, saliency: early.saliency, tuning: early.tuning,
-    seconds: (performance.now() - t0) / 1000, overlapped: !info.load.cached,
-  });
-  if (remembered) info.prepare.remembered = true;
+  $('adapter').title = `wgpu: ${s.adapter}`;
+  // The whole start-up's compilation, with what prepare_saliency did while
+  // VGG16 and the head downloaded.
+  info.prepare = {
+    ...s.prepare, model: modelWords(),
+    tune_s: s.early.tune_s, saliency_s: s.early.saliency_s, saliency: s.early.saliency, tuning: s.early.tuning,
+    seconds: s.compile_s, overlapped: !s.load.cached,
+    remembered: !!remembered && !s.forgetVariant,
+  };
   if (adapter.key && info.prepare.tuning.length) {
     try { localStorage.setItem(adapter.key, info.prepare.variant); } catch (_) { /* storage off */ }
   }
@@ -318,18 +272,9 @@ async function start() {
   ready = true;
   setState('ready');
   showModel();
-  showSaliency(await manifestP);
+  showSaliency(s.manifest);
   updateButtons();
   renderTimings();
-}
-
-// Compiles the pipelines (and times the convolution variants the first time).
-async function prepare() {
-  const t0 = performance.now();
-  const r = await exclusive(() => session.prepare(stageProgress));
-  info.prepare = {
-    ...r, seconds: (performance.now() - t0) / 1000, remembered: info.prepare?.remembered, model: modelWords(),
-  };
 }
 
 // A model name of the session in words (own weights: the file's name).
@@ -365,50 +310,33 @@ function showSaliency(man = null) {
   }
 }
 
-// Switches the saliency model: the full U²-Net is downloaded (or read from
-// the cache) the first time it is chosen, then compiled; its weights stay in
-// the session, so switching back and forth downloads nothing more. A failed
-// download leaves the saliency model as it was, with the reason in #error.
+// Switches the saliency model: the worker downloads the full U²-Net (or
+// reads it from the cache) the first time it is chosen, then compiles it;
+// its weights stay in the session, so switching back and forth downloads
+// nothing more. A failed download leaves the saliency model as it was, with
+// the reason in #error.
 async function changeSaliency(name) {
   clearError();
   busy = true;
   updateButtons();
   const before = document.body.dataset.state;
-  const previous = saliency;
   setState('loading');
   progressStarted = performance.now();
   try {
-    if (!loadedSaliency.has(name)) {
-      progress(`loading ${SALIENCY[name].words}`, 0);
-      const bytes = await loadOnDemand(SALIENCY[name].file);
-      progress(`reading ${SALIENCY[name].file}`, 0);
-      await exclusive(async () => session.load_saliency(name, bytes));
-      loadedSaliency.add(name);
-    }
-    await exclusive(async () => {
-      session.set_saliency(name);
-      saliency = session.saliency();
-    });
-    showSaliency();
-    const r = await exclusive(() => session.prepare_saliency(stageProgress));
+    progress(`switching to ${SALIENCY[name].words}`, 0);
+    const { prepare: r } = await call('saliency', { name });
     lastStage = null;
     if (info.prepare) Object.assign(info.prepare, { saliency: r.saliency, saliency_s: r.saliency_s });
     progressStarted = 0;
     progress(`ready: saliency maps by ${SALIENCY[saliency].words}`, 1);
     setState(before === 'done' ? 'done' : 'ready');
   } catch (e) {
-    showError(words(e));
-    if (saliency !== previous) {
-      // It failed to compile: back to the one that worked (compiled at the next run).
-      await exclusive(async () => {
-        session.set_saliency(previous);
-        saliency = session.saliency();
-      }).catch(() => {});
-    }
+    showError(e.message);
     progressStarted = 0;
     progress(`ready (saliency model unchanged: ${SALIENCY[saliency].words})`, 1);
     setState('error');
   }
+  downloadNote = '';
   progressStarted = 0;
   busy = false;
   showSaliency();
@@ -470,19 +398,20 @@ function renderThumbs() {
 }
 
 function updateButtons() {
-  $('run').disabled = !ready || busy || photos.length === 0;
+  const idle = ready && !busy && !recovering;
+  $('run').disabled = !idle || photos.length === 0;
   $('clear').disabled = busy || photos.length === 0;
   $('download-all').disabled = busy || results.length === 0;
-  $('model-choice').disabled = busy || !ready;
-  $('saliency-choice').disabled = busy || !ready;
-  $('weights').disabled = busy || !ready;
+  $('model-choice').disabled = !idle;
+  $('saliency-choice').disabled = !idle;
+  $('weights').disabled = !idle;
   for (const id of ['photos', 'sisms', 'clear-sisms']) $(id).disabled = busy;
 }
 
 // ---------------------------------------------------------------- run
 
 async function run() {
-  if (busy || !ready) return;
+  if (busy || !ready || recovering) return;
   clearError();
   if (photos.length < MIN) {
     showError(photos.length === 0
@@ -492,26 +421,29 @@ async function run() {
     return;
   }
   busy = true;
+  if (!recovering) showNotice('');
   updateButtons();
   setState('running');
   progressStarted = performance.now();
   progress('reading photos', 0);
+  // The files themselves go to the worker (a File is a handle: nothing is
+  // read or copied on this thread).
+  const given = photos.map((p) => sisms.get(p.stem) ?? null);
   let r;
   try {
-    const list = [];
-    for (const p of photos) list.push({ name: p.file.name, bytes: new Uint8Array(await p.file.arrayBuffer()) });
-    const given = photos.map((p) => sisms.get(p.stem) ?? null);
-    const sismBytes = given.some(Boolean)
-      ? await Promise.all(given.map(async (f) => (f ? new Uint8Array(await f.arrayBuffer()) : null)))
-      : null;
-    r = await exclusive(() => session.run(list, sismBytes, stageProgress));
+    r = await call('run', {
+      photos: photos.map((p) => ({ name: p.file.name, file: p.file })),
+      sisms: given.some(Boolean) ? given : null,
+    });
     r.modelWords = modelWords(r.model);
   } catch (e) {
     busy = false;
     progressStarted = 0;
-    progress('stopped', 0);
-    showError(words(e));
-    setState('error');
+    if (ready) {
+      progress('stopped', 0);
+      showError(e.message);
+      setState('error');
+    }
     updateButtons();
     return;
   }
@@ -525,8 +457,13 @@ async function run() {
     setState('error');
     if (r.fatal) ready = false;
   } else {
-    progress(`done: ${r.photos.length} photos in ${secs(r.timings.total_s)}`, 1);
+    progress(`done: ${r.photos.length} photos in ${secs(r.timings.total_s)}`
+      + (r.reran ? ' (run again on a new GPU device)' : ''), 1);
     if (problems.length) showError('These files were left out of the group:', problems);
+    if (r.reran) {
+      showNotice(`${capital(info.recovery?.problem ?? 'the GPU device was lost')} during the run. A new GPU `
+        + `device took over and the group ran again on it${r.reran > 1 ? ` (${r.reran} times)` : ''}: these are its maps.`);
+    }
     showResults(r);
     setState('done');
   }
@@ -542,6 +479,7 @@ function showResults(r) {
   box.replaceChildren();
   $('results-box').dataset.model = r.model;
   $('results-box').dataset.saliency = r.saliency ?? '';
+  $('results-box').dataset.reran = String(r.reran ?? 0);
   $('results-saliency').textContent = r.saliency ? SALIENCY[r.saliency].words : 'the saliency maps you gave';
   $('results-model').textContent = r.modelWords;
   for (const p of r.photos) {
@@ -561,9 +499,12 @@ function showResults(r) {
     a.textContent = 'download map';
     cap.append(' · ', a);
 
+    // The browser shows the photo in its EXIF orientation (and draws it so
+    // in the overlay), as the engine decoded it for the map.
     const photo = document.createElement('img');
     photo.src = src ? src.url : '';
     photo.alt = `photo ${p.name}`;
+    photo.dataset.photo = p.name;
     const sism = document.createElement('img');
     sism.src = sismUrl;
     sism.alt = `saliency map of ${p.name}`;
@@ -602,7 +543,7 @@ async function drawOverlay(canvas, photo, map) {
   const w = Math.max(1, Math.round(w0 * scale)), h = Math.max(1, Math.round(h0 * scale));
   canvas.width = w;
   canvas.height = h;
-  const ctx = canvas.getContext('2d');
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
   ctx.drawImage(map, 0, 0, w, h);
   const m = ctx.getImageData(0, 0, w, h).data;
   ctx.drawImage(photo, 0, 0, w, h);
@@ -639,6 +580,11 @@ function renderTimings() {
       .map((t) => `${t.variant} ${t.ms.toFixed(0)} ms, compiled in ${t.compile_ms.toFixed(0)} ms`).join('; ');
     rows.push(['convolution kernel', p.variant + (tuning ? ` (measured: ${tuning})`
       : p.remembered ? ' (measured at an earlier visit; open the page with ?retune to measure again)' : '')]);
+  }
+  if (info.recovery) {
+    const v = info.recovery;
+    rows.push(['GPU device replaced', `${v.count} time${v.count > 1 ? 's' : ''}; the last after "${v.problem}", `
+      + `ready again in ${secs(v.seconds)}`]);
   }
   const r = info.run;
   if (r && !r.error) {
@@ -757,20 +703,13 @@ async function changeModel({ file = null, name = null }) {
   progressStarted = performance.now();
   try {
     progress(file ? `reading ${file.name}` : `switching to ${modelWords(name, null)}`, 0);
-    const bytes = file ? new Uint8Array(await file.arrayBuffer()) : null;
-    await exclusive(async () => {
-      if (file) session.set_icnet_weights(bytes, file.name);
-      else session.set_model(name);
-      model = session.model();
-      ownName = file ? file.name : null;
-    });
-    showModel();
-    await prepare();
+    const { prepare } = await call('model', { file, name });
+    info.prepare = { ...prepare, remembered: info.prepare?.remembered, model: modelWords() };
     progressStarted = 0;
     progress(`ready: ${modelWords()}`, 1);
     setState(before === 'done' ? 'done' : 'ready');
   } catch (e) {
-    showError(words(e));
+    showError(e.message);
     progressStarted = 0;
     progress(`ready (model unchanged: ${modelWords()})`, 1);
     setState('error');
@@ -831,14 +770,15 @@ function wire() {
   });
 }
 
-// For tests of the error handling: lose the device on purpose.
-window.icnetTest = { loseDevice: () => exclusive(async () => session.destroy_device()) };
+// For tests of the recovery: lose the device on purpose (at once, also in the
+// middle of a run).
+window.icnetTest = { loseDevice: (opts = {}) => call('loseDevice', opts) };
 
 wire();
 start().catch((e) => {
   progressStarted = 0;
   progress('stopped', 0);
-  showError(words(e));
+  showError(e.message);
   setState('error');
   updateButtons();
 });
