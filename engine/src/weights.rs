@@ -1222,7 +1222,10 @@ mod tests {
         let (vgg, head): (Vec<_>, Vec<_>) =
             raw.into_iter().partition(|(n, _)| n.starts_with("vgg."));
         let (vgg_b, head_b) = (serialize(&vgg, None), serialize(&head, None));
-        let msg = weights_err(Weights::from_parts(&[(&vgg_b, "vgg.st"), (&head_b, "head.st")]));
+        let msg = weights_err(Weights::from_parts(&[
+            (&vgg_b, "vgg.st"),
+            (&head_b, "head.st"),
+        ]));
         assert!(
             msg.starts_with("vgg.st + head.st: vgg.vgg.28.bias holds 1 infinite value"),
             "{msg}"
@@ -1250,14 +1253,19 @@ mod tests {
         }
         let msg = weights_err(Weights::from_bytes(&serialize(&raw, None)));
         assert!(
-            msg.contains("and 166 more tensors hold NaN or infinite values; the weights are damaged."),
+            msg.contains(
+                "and 166 more tensors hold NaN or infinite values; the weights are damaged."
+            ),
             "{msg}"
         );
         assert!(msg.len() < 1000, "{msg}");
 
         // In-memory tensors get the same check.
         let mut t = tensors.clone();
-        let i = t.iter().position(|(n, _, _)| n == "get_pred_4.pred.0.bias").unwrap();
+        let i = t
+            .iter()
+            .position(|(n, _, _)| n == "get_pred_4.pred.0.bias")
+            .unwrap();
         t[i].2[0] = f32::INFINITY;
         let msg = weights_err(Weights::from_tensors(t, Preprocess::Imagenet));
         assert_eq!(
@@ -1267,17 +1275,28 @@ mod tests {
 
         // Finite values that cannot be folded: a negative variance, an overflow.
         let mut t = tensors.clone();
-        let i = t.iter().position(|(n, _, _)| n == "conv6_cmprs.3.running_var").unwrap();
+        let i = t
+            .iter()
+            .position(|(n, _, _)| n == "conv6_cmprs.3.running_var")
+            .unwrap();
         t[i].2[7] = -0.25;
         let msg = weights_err(Weights::from_tensors(t, Preprocess::Imagenet));
         assert!(
-            msg.contains("conv6_cmprs.3.running_var holds 1 negative variance (first -0.25 at index 7)"),
+            msg.contains(
+                "conv6_cmprs.3.running_var holds 1 negative variance (first -0.25 at index 7)"
+            ),
             "{msg}"
         );
         let mut t = tensors.clone();
-        let i = t.iter().position(|(n, _, _)| n == "conv6_cmprs.3.weight").unwrap();
+        let i = t
+            .iter()
+            .position(|(n, _, _)| n == "conv6_cmprs.3.weight")
+            .unwrap();
         t[i].2[1] = 3e38;
-        let j = t.iter().position(|(n, _, _)| n == "conv6_cmprs.3.running_var").unwrap();
+        let j = t
+            .iter()
+            .position(|(n, _, _)| n == "conv6_cmprs.3.running_var")
+            .unwrap();
         t[j].2[1] = 0.0;
         let msg = weights_err(Weights::from_tensors(t, Preprocess::Imagenet));
         assert!(
@@ -1300,8 +1319,10 @@ mod tests {
             assert_eq!(w.preprocess_warning(), None);
         }
         // One tagged part is enough.
-        let (vgg, head): (Vec<_>, Vec<_>) =
-            raw.iter().cloned().partition(|(n, _)| n.starts_with("vgg."));
+        let (vgg, head): (Vec<_>, Vec<_>) = raw
+            .iter()
+            .cloned()
+            .partition(|(n, _)| n.starts_with("vgg."));
         let (vgg_b, head_b) = (serialize(&vgg, Some("caffe-bgr")), serialize(&head, None));
         let w = Weights::from_parts(&[(&vgg_b, "v"), (&head_b, "h")]).unwrap();
         assert!(!w.preprocess_assumed());
@@ -1311,9 +1332,15 @@ mod tests {
 
     fn conv_set_bytes(values: &[f32], preprocess: Option<&str>) -> Vec<u8> {
         let raw = vec![
-            ("a.weight".to_string(), f32_raw(&[2, 1, 3, 3], &values[..18])),
+            (
+                "a.weight".to_string(),
+                f32_raw(&[2, 1, 3, 3], &values[..18]),
+            ),
             ("a.bias".to_string(), f32_raw(&[2], &values[18..20])),
-            ("b.weight".to_string(), f32_raw(&[1, 2, 1, 1], &values[20..22])),
+            (
+                "b.weight".to_string(),
+                f32_raw(&[1, 2, 1, 1], &values[20..22]),
+            ),
             ("b.bias".to_string(), f32_raw(&[1], &values[22..23])),
         ];
         serialize(&raw, preprocess)

@@ -209,16 +209,18 @@ pub fn float_tensor(t: &TensorProto) -> Result<Tensor, String> {
         .iter()
         .map(|&d| usize::try_from(d).map_err(|_| format!("initializer {name:?} has dimension {d}")))
         .collect::<Result<Vec<usize>, String>>()?;
-    let n = shape
+    // The byte count too must fit: a shape of 2^62 + 1 values would
+    // otherwise wrap to 4 bytes and pass as a one-value tensor.
+    let (n, bytes) = shape
         .iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .and_then(|n| Some((n, n.checked_mul(4)?)))
         .ok_or_else(|| format!("initializer {name:?} is too large"))?;
     let le_bytes = if !t.raw_data.is_empty() {
-        if t.raw_data.len() != 4 * n {
+        if t.raw_data.len() != bytes {
             return Err(format!(
-                "initializer {name:?} has {} bytes of data, its shape {shape:?} needs {}",
+                "initializer {name:?} has {} bytes of data, its shape {shape:?} needs {bytes}",
                 t.raw_data.len(),
-                4 * n
             ));
         }
         t.raw_data.clone()

