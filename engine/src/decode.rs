@@ -107,8 +107,8 @@ fn heif_kind(bytes: &[u8]) -> Option<&'static str> {
     }
     match &bytes[8..12] {
         b"avif" | b"avis" => Some("AVIF"),
-        b"heic" | b"heix" | b"heim" | b"heis" | b"hevc" | b"hevx" | b"hevm" | b"hevs"
-        | b"mif1" | b"msf1" => Some("HEIC"),
+        b"heic" | b"heix" | b"heim" | b"heis" | b"hevc" | b"hevx" | b"hevm" | b"hevs" | b"mif1"
+        | b"msf1" => Some("HEIC"),
         _ => None,
     }
 }
@@ -193,9 +193,16 @@ fn open<'a>(
     };
     let swaps = matches!(
         transform,
-        Transform::Rotate90 | Transform::Rotate270 | Transform::Rotate90FlipH | Transform::Rotate270FlipH
+        Transform::Rotate90
+            | Transform::Rotate270
+            | Transform::Rotate90FlipH
+            | Transform::Rotate270FlipH
     );
-    let (width, height) = if swaps { (height, width) } else { (width, height) };
+    let (width, height) = if swaps {
+        (height, width)
+    } else {
+        (width, height)
+    };
     let info = ImageInfo {
         format,
         width,
@@ -364,7 +371,6 @@ fn high_bytes(v: &[u16]) -> Vec<u8> {
     v.iter().map(|&x| (x >> 8) as u8).collect()
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -372,7 +378,9 @@ mod tests {
 
     /// A photo whose pixels all differ, so that any rotation or flip shows.
     fn gradient(w: u32, h: u32) -> RgbImage {
-        RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 4) as u8, (y * 5) as u8, ((x + y) * 3) as u8]))
+        RgbImage::from_fn(w, h, |x, y| {
+            image::Rgb([(x * 4) as u8, (y * 5) as u8, ((x + y) * 3) as u8])
+        })
     }
 
     fn encode(img: &RgbImage, format: ImageFormat) -> Vec<u8> {
@@ -421,7 +429,10 @@ mod tests {
         let tagged = with_exif_jpeg(&jpeg, 6);
         let stored = decode(&tagged, &DecodeOptions::OFFICIAL).unwrap();
         assert_eq!((stored.width, stored.height), (64, 48));
-        assert_eq!(rgb(&stored), rgb(&decode(&jpeg, &DecodeOptions::OFFICIAL).unwrap()));
+        assert_eq!(
+            rgb(&stored),
+            rgb(&decode(&jpeg, &DecodeOptions::OFFICIAL).unwrap())
+        );
 
         let info = probe(&tagged, &DecodeOptions::default()).unwrap();
         assert_eq!((info.width, info.height, info.transformed), (48, 64, true));
@@ -438,7 +449,10 @@ mod tests {
         }
         // No tag, or tag 1: nothing changes.
         let plain = probe(&jpeg, &DecodeOptions::default()).unwrap();
-        assert_eq!((plain.width, plain.height, plain.transformed), (64, 48, false));
+        assert_eq!(
+            (plain.width, plain.height, plain.transformed),
+            (64, 48, false)
+        );
         let one = with_exif_jpeg(&jpeg, 1);
         assert!(!probe(&one, &DecodeOptions::default()).unwrap().transformed);
         // Tag 3 (180 degrees) keeps the size.
@@ -456,20 +470,40 @@ mod tests {
         bomb[sof + 5..sof + 7].copy_from_slice(&23000u16.to_be_bytes());
         bomb[sof + 7..sof + 9].copy_from_slice(&23000u16.to_be_bytes());
         let t = std::time::Instant::now();
-        let e = probe(&bomb, &DecodeOptions::default()).unwrap_err().to_string();
-        assert!(e.contains("23000x23000") && e.contains("529 megapixels") && e.contains("limit of 100"), "{e}");
+        let e = probe(&bomb, &DecodeOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("23000x23000") && e.contains("529 megapixels") && e.contains("limit of 100"),
+            "{e}"
+        );
         // Under a limit that allows the size, the length check still refuses it.
-        let lax = DecodeOptions { max_pixels: 1 << 30, ..DecodeOptions::default() };
+        let lax = DecodeOptions {
+            max_pixels: 1 << 30,
+            ..DecodeOptions::default()
+        };
         let e = decode(&bomb, &lax).err().unwrap().to_string();
-        assert!(e.contains("truncated") && e.contains("declares 23000x23000"), "{e}");
+        assert!(
+            e.contains("truncated") && e.contains("declares 23000x23000"),
+            "{e}"
+        );
         assert!(t.elapsed().as_secs_f64() < 1.0, "{:?}", t.elapsed());
 
         // The limit is adjustable and exact.
-        let tight = DecodeOptions { max_pixels: 16 * 16, ..DecodeOptions::default() };
+        let tight = DecodeOptions {
+            max_pixels: 16 * 16,
+            ..DecodeOptions::default()
+        };
         assert!(probe(&small, &tight).is_ok());
-        let tighter = DecodeOptions { max_pixels: 16 * 16 - 1, ..DecodeOptions::default() };
+        let tighter = DecodeOptions {
+            max_pixels: 16 * 16 - 1,
+            ..DecodeOptions::default()
+        };
         let e = probe(&small, &tighter).unwrap_err().to_string();
-        assert!(e.contains("16x16 pixels") && e.contains("more than the limit"), "{e}");
+        assert!(
+            e.contains("16x16 pixels") && e.contains("more than the limit"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -481,18 +515,37 @@ mod tests {
         }
         let mut gif = Cursor::new(Vec::new());
         image::codecs::gif::GifEncoder::new(&mut gif)
-            .encode(&image::RgbaImage::from_pixel(5, 4, image::Rgba([10, 200, 30, 255])).into_raw(), 5, 4, image::ExtendedColorType::Rgba8)
+            .encode(
+                &image::RgbaImage::from_pixel(5, 4, image::Rgba([10, 200, 30, 255])).into_raw(),
+                5,
+                4,
+                image::ExtendedColorType::Rgba8,
+            )
             .unwrap();
         let d = decode(gif.get_ref(), &DecodeOptions::default()).unwrap();
         assert_eq!((d.width, d.height), (5, 4));
-        assert!(d.to_rgb().chunks(3).all(|p| p == [10, 200, 30]), "{:?}", &d.to_rgb()[..6]);
-        assert_eq!(probe(gif.get_ref(), &DecodeOptions::default()).unwrap().format, "GIF");
+        assert!(
+            d.to_rgb().chunks(3).all(|p| p == [10, 200, 30]),
+            "{:?}",
+            &d.to_rgb()[..6]
+        );
+        assert_eq!(
+            probe(gif.get_ref(), &DecodeOptions::default())
+                .unwrap()
+                .format,
+            "GIF"
+        );
         for (brand, kind) in [(b"heic", "HEIC"), (b"avif", "AVIF"), (b"mif1", "HEIC")] {
             let mut f = b"\0\0\0\x18ftyp".to_vec();
             f.extend(brand);
             f.extend([0; 12]);
-            let e = probe(&f, &DecodeOptions::default()).unwrap_err().to_string();
-            assert!(e.contains(&format!("is a {kind} image, which is not read")), "{e}");
+            let e = probe(&f, &DecodeOptions::default())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(&format!("is a {kind} image, which is not read")),
+                "{e}"
+            );
         }
     }
 
@@ -500,7 +553,12 @@ mod tests {
     fn a_damaged_png_is_one_plain_sentence() {
         let mut png = Vec::new();
         image::codecs::png::PngEncoder::new(&mut png)
-            .write_image(gradient(30, 20).as_raw(), 30, 20, image::ExtendedColorType::Rgb8)
+            .write_image(
+                gradient(30, 20).as_raw(),
+                30,
+                20,
+                image::ExtendedColorType::Rgb8,
+            )
             .unwrap();
         let idat = png.windows(4).position(|w| w == b"IDAT").unwrap();
         let len = u32::from_be_bytes(png[idat - 4..idat].try_into().unwrap()) as usize;
@@ -515,7 +573,10 @@ mod tests {
                 Ok(_) => panic!("a PNG with a damaged {what} decoded"),
             };
             assert!(!e.contains('{') && !e.contains("ChunkType"), "{what}: {e}");
-            assert!(e.starts_with("The PNG image is damaged") && e.ends_with('.'), "{what}: {e}");
+            assert!(
+                e.starts_with("The PNG image is damaged") && e.ends_with('.'),
+                "{what}: {e}"
+            );
             eprintln!("{what}: {e}");
         }
     }

@@ -16,11 +16,11 @@
 //! Pillow exactly. CMYK JPEGs are converted by the decoder, not Pillow's
 //! `cmyk2rgb` (max difference 2 on Pillow's own CMYK sample).
 
+pub(crate) use crate::decode::clause;
 use crate::decode::decode;
 pub use crate::decode::{
     probe, DecodeOptions, ImageInfo, Orientation, DEFAULT_MAX_IMAGE_PIXELS, READ_FORMATS,
 };
-pub(crate) use crate::decode::clause;
 use crate::{Error, Result};
 
 /// Side of the square network input. ICNet is evaluated at 224×224 and its
@@ -663,8 +663,14 @@ mod tests {
         let bytes = std::fs::read(dir().join("src_gray_97x150.png")).unwrap();
         let (_, want_rgb) = npy::<u8>("src_gray_97x150.rgb224.npy.gz");
         let (_, want_l) = npy::<u8>("src_gray_97x150.l224.npy.gz");
-        assert_eq!(prepare_photo(&bytes, &DecodeOptions::OFFICIAL).unwrap().rgb, want_rgb);
-        assert_eq!(prepare_sism(&bytes, &DecodeOptions::OFFICIAL).unwrap(), want_l);
+        assert_eq!(
+            prepare_photo(&bytes, &DecodeOptions::OFFICIAL).unwrap().rgb,
+            want_rgb
+        );
+        assert_eq!(
+            prepare_sism(&bytes, &DecodeOptions::OFFICIAL).unwrap(),
+            want_l
+        );
     }
 
     /// The resampler on Pillow's own JPEG decode is exact; the decoders
@@ -682,7 +688,9 @@ mod tests {
         );
 
         let bytes = std::fs::read(dir().join(format!("{stem}.jpg"))).unwrap();
-        let ours = crate::decode::decode(&bytes, &DecodeOptions::OFFICIAL).unwrap().to_rgb();
+        let ours = crate::decode::decode(&bytes, &DecodeOptions::OFFICIAL)
+            .unwrap()
+            .to_rgb();
         let max_decode = ours
             .iter()
             .zip(&pillow_decoded)
@@ -757,10 +765,19 @@ mod tests {
         let photo = std::fs::read(dir().join("src_rgb_40x30.png")).unwrap();
         let map = std::fs::read(dir().join("src_rgb_120x90.jpg")).unwrap();
         let inputs = prepare_photo_inputs(&photo, Some(&map), &DecodeOptions::OFFICIAL).unwrap();
-        assert_eq!(inputs.photo, decode_photo(&photo, &DecodeOptions::OFFICIAL).unwrap());
-        assert_eq!(inputs.prepared, prepare_photo(&photo, &DecodeOptions::OFFICIAL).unwrap());
+        assert_eq!(
+            inputs.photo,
+            decode_photo(&photo, &DecodeOptions::OFFICIAL).unwrap()
+        );
+        assert_eq!(
+            inputs.prepared,
+            prepare_photo(&photo, &DecodeOptions::OFFICIAL).unwrap()
+        );
         let given = inputs.sism.unwrap();
-        assert_eq!(given.sism224, prepare_sism(&map, &DecodeOptions::OFFICIAL).unwrap());
+        assert_eq!(
+            given.sism224,
+            prepare_sism(&map, &DecodeOptions::OFFICIAL).unwrap()
+        );
         // A map of another size is resized to the photo's size ...
         let (grey, w, h) = decode_sism(&map, &DecodeOptions::OFFICIAL).unwrap();
         assert_eq!(
@@ -769,8 +786,14 @@ mod tests {
         );
         // ... and one of the same size is kept as it is.
         let same = prepare_photo_inputs(&photo, Some(&photo), &DecodeOptions::OFFICIAL).unwrap();
-        assert_eq!(same.sism.unwrap().full, decode_sism(&photo, &DecodeOptions::OFFICIAL).unwrap().0);
-        assert!(prepare_photo_inputs(&photo, None, &DecodeOptions::OFFICIAL).unwrap().sism.is_none());
+        assert_eq!(
+            same.sism.unwrap().full,
+            decode_sism(&photo, &DecodeOptions::OFFICIAL).unwrap().0
+        );
+        assert!(prepare_photo_inputs(&photo, None, &DecodeOptions::OFFICIAL)
+            .unwrap()
+            .sism
+            .is_none());
         // The photo is checked first.
         assert!(matches!(
             prepare_photo_inputs(b"no photo", Some(b"no map"), &DecodeOptions::OFFICIAL),
@@ -783,7 +806,10 @@ mod tests {
     }
 
     fn image_err(bytes: &[u8]) -> String {
-        match (prepare_photo(bytes, &DecodeOptions::OFFICIAL), prepare_sism(bytes, &DecodeOptions::OFFICIAL)) {
+        match (
+            prepare_photo(bytes, &DecodeOptions::OFFICIAL),
+            prepare_sism(bytes, &DecodeOptions::OFFICIAL),
+        ) {
             (Err(Error::Image(a)), Err(Error::Image(b))) => {
                 assert_eq!(a, b);
                 assert!(a.ends_with('.') && !a.ends_with(".."), "{a}");
@@ -858,7 +884,10 @@ mod tests {
         let mut bytes = std::fs::read(dir().join("src_rgb_40x30.png")).unwrap();
         let n = bytes.len();
         bytes[n / 2..n - 12].iter_mut().for_each(|b| *b = !*b);
-        assert!(matches!(prepare_sism(&bytes, &DecodeOptions::OFFICIAL), Err(Error::Image(_))));
+        assert!(matches!(
+            prepare_sism(&bytes, &DecodeOptions::OFFICIAL),
+            Err(Error::Image(_))
+        ));
         assert!(exists("sources.txt"));
     }
 }

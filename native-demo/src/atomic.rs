@@ -20,10 +20,7 @@ fn temp_path(path: &Path) -> PathBuf {
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    path.with_file_name(format!(
-        "{TEMP_PREFIX}{}-{n}-{name}",
-        std::process::id()
-    ))
+    path.with_file_name(format!("{TEMP_PREFIX}{}-{n}-{name}", std::process::id()))
 }
 
 /// Writes `bytes` to `path` atomically (see the module comment).
@@ -79,7 +76,11 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.to_string(), "disk full");
         assert_eq!(fs::read(&p).unwrap(), b"old");
-        assert_eq!(fs::read_dir(t.path()).unwrap().count(), 1, "temporary file left behind");
+        assert_eq!(
+            fs::read_dir(t.path()).unwrap().count(),
+            1,
+            "temporary file left behind"
+        );
         // A folder that does not exist: an error, nothing created.
         assert!(write(&t.path().join("nope/map.png"), b"x").is_err());
     }

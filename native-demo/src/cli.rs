@@ -121,7 +121,8 @@ pub struct RunArgs {
 }
 
 /// Default of `--max-image-mp` (the engine's own default limit).
-pub const DEFAULT_MAX_IMAGE_MP: u64 = icnet_engine::preprocess::DEFAULT_MAX_IMAGE_PIXELS / 1_000_000;
+pub const DEFAULT_MAX_IMAGE_MP: u64 =
+    icnet_engine::preprocess::DEFAULT_MAX_IMAGE_PIXELS / 1_000_000;
 /// Default of `--max-group-mp`: 2 gigapixels, e.g. 160 photos of 12 megapixels. Only the
 /// network inputs of a group stay in memory, so this bounds decoding time, not memory.
 pub const DEFAULT_MAX_GROUP_MP: u64 = 2000;
@@ -151,7 +152,10 @@ impl std::fmt::Display for Shard {
 fn parse_shard(s: &str) -> Result<Shard, String> {
     let bad = || format!("\"{s}\" is not a shard; use K/N with 0 <= K < N, e.g. 0/4 ... 3/4");
     let (k, n) = s.split_once('/').ok_or_else(bad)?;
-    let (index, count) = (k.trim().parse::<u64>().map_err(|_| bad())?, n.trim().parse::<u64>().map_err(|_| bad())?);
+    let (index, count) = (
+        k.trim().parse::<u64>().map_err(|_| bad())?,
+        n.trim().parse::<u64>().map_err(|_| bad())?,
+    );
     if count == 0 || index >= count {
         return Err(bad());
     }
@@ -331,10 +335,22 @@ mod tests {
             })
         };
         let d = run(&[]).unwrap();
-        assert_eq!((d.shard, d.strict, d.redo, d.report), (None, false, false, None));
+        assert_eq!(
+            (d.shard, d.strict, d.redo, d.report),
+            (None, false, false, None)
+        );
         assert_eq!(d.exif_orientation, ExifOrientation::Apply);
         assert_eq!((d.max_image_mp, d.max_group_mp), (100, 2000));
-        let r = run(&["--shard", "2/3", "--strict", "--report", "r.jsonl", "--exif-orientation", "ignore"]).unwrap();
+        let r = run(&[
+            "--shard",
+            "2/3",
+            "--strict",
+            "--report",
+            "r.jsonl",
+            "--exif-orientation",
+            "ignore",
+        ])
+        .unwrap();
         assert_eq!(r.shard, Some(Shard { index: 2, count: 3 }));
         assert_eq!(r.exif_orientation, ExifOrientation::Ignore);
         assert!(r.strict);

@@ -231,7 +231,10 @@ pub fn check_photos(group: &Group) -> Result<(), Problem> {
         let extra = if unread.is_empty() {
             String::new()
         } else {
-            format!(" that are read; HEIC/AVIF photos are not read: {}", unread.join(", "))
+            format!(
+                " that are read; HEIC/AVIF photos are not read: {}",
+                unread.join(", ")
+            )
         };
         return Err(Problem::new(
             "no photos",
@@ -274,7 +277,10 @@ pub fn check_output_names(group: &Group) -> Result<(), Problem> {
             };
             return Err(Problem::new(
                 format!("{a} and {b} share an output name"),
-                format!("group {}: the photos {a} and {b} {why}; rename one of them", group.name),
+                format!(
+                    "group {}: the photos {a} and {b} {why}; rename one of them",
+                    group.name
+                ),
             ));
         }
     }
@@ -311,11 +317,15 @@ pub fn find_sisms(group: &Group, sism_root: &Path, single: bool) -> Vec<Result<P
                 candidates.push(sism_root.join(&file));
             }
             candidates.push(sism_root.join(&group.dir_name).join(&file));
-            candidates.iter().find(|c| c.is_file()).cloned().ok_or_else(|| {
-                let expected: Vec<String> =
-                    candidates.iter().map(|c| c.display().to_string()).collect();
-                format!("no SISM: expected {}", expected.join(" or "))
-            })
+            candidates
+                .iter()
+                .find(|c| c.is_file())
+                .cloned()
+                .ok_or_else(|| {
+                    let expected: Vec<String> =
+                        candidates.iter().map(|c| c.display().to_string()).collect();
+                    format!("no SISM: expected {}", expected.join(" or "))
+                })
         })
         .collect()
 }
@@ -358,7 +368,11 @@ mod tests {
         assert!(l.groups[2].photos.is_empty());
         let p = check_photos(&l.groups[2]).unwrap_err();
         assert_eq!(p.short, "no photos");
-        let others: Vec<_> = l.groups[1].other_files.iter().map(|f| f.name.as_str()).collect();
+        let others: Vec<_> = l.groups[1]
+            .other_files
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect();
         assert_eq!(others, ["notes.txt"], "hidden files are not listed");
     }
 
@@ -379,12 +393,18 @@ mod tests {
         let s = find_sisms(&l.groups[0], &sisms, true);
         assert_eq!(
             s,
-            [Ok(sisms.join("w1.png")), Ok(sisms.join("windmills/w2.photo.png"))]
+            [
+                Ok(sisms.join("w1.png")),
+                Ok(sisms.join("windmills/w2.photo.png"))
+            ]
         );
         // Multi-group lookup does not use SISM_ROOT/<stem>.png.
         let s = find_sisms(&l.groups[0], &sisms, false);
         let e = s[0].as_ref().unwrap_err();
-        assert!(e.contains("windmills/w1.png") && e.contains("expected"), "{e}");
+        assert!(
+            e.contains("windmills/w1.png") && e.contains("expected"),
+            "{e}"
+        );
         assert!(s[1].is_ok());
     }
 
@@ -400,7 +420,10 @@ mod tests {
         let s = find_sisms(&l.groups[0], &t.path().join("s"), false);
         assert_eq!(
             s[0],
-            Err(format!("no SISM: expected {}", t.path().join("s/g/a.png").display()))
+            Err(format!(
+                "no SISM: expected {}",
+                t.path().join("s/g/a.png").display()
+            ))
         );
         assert!(s[1].is_ok() && s[2].is_err());
         assert!(check_output_names(&l.groups[0]).is_ok());
@@ -409,13 +432,21 @@ mod tests {
         let l = find_groups(&r).unwrap();
         let p = check_output_names(&l.groups[0]).unwrap_err();
         assert_eq!(p.short, "a.jpg and a.png share an output name");
-        assert!(p.detail.contains("would both be written as a.png"), "{}", p.detail);
+        assert!(
+            p.detail.contains("would both be written as a.png"),
+            "{}",
+            p.detail
+        );
         // Names that differ only in case collide on macOS and Windows.
         fs::remove_file(r.join("g/a.png")).unwrap();
         touch(&r.join("g/B.webp"));
         let l = find_groups(&r).unwrap();
         let p = check_output_names(&l.groups[0]).unwrap_err();
-        assert!(p.detail.contains("B.webp and b.jpg") && p.detail.contains("case-insensitive"), "{}", p.detail);
+        assert!(
+            p.detail.contains("B.webp and b.jpg") && p.detail.contains("case-insensitive"),
+            "{}",
+            p.detail
+        );
     }
 
     #[test]
@@ -431,9 +462,15 @@ mod tests {
         assert_eq!(names, ["Fish", "fish", "heic-only"]);
         assert_eq!(l.groups[0].photos.len(), 1, "GIF is a photo");
         assert!(l.groups[0].other_files[0].unread_photo);
-        assert!(l.groups[0].other_files[0].reason().contains("HEIC photos are not read"));
+        assert!(l.groups[0].other_files[0]
+            .reason()
+            .contains("HEIC photos are not read"));
         let p = check_photos(&l.groups[2]).unwrap_err();
-        assert!(p.detail.contains("HEIC/AVIF photos are not read: x.heic"), "{}", p.detail);
+        assert!(
+            p.detail.contains("HEIC/AVIF photos are not read: x.heic"),
+            "{}",
+            p.detail
+        );
         assert_eq!(
             folded_group_collisions(&l.groups),
             [None, Some("Fish".to_string()), None]

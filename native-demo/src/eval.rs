@@ -84,7 +84,10 @@ fn nothing_scored(masks: usize, problems: &[Problem]) -> String {
         ProblemKind::Unreadable,
         ProblemKind::Unscorable,
     ];
-    let main = kinds.into_iter().max_by_key(|&k| count(k)).unwrap_or(ProblemKind::NoPrediction);
+    let main = kinds
+        .into_iter()
+        .max_by_key(|&k| count(k))
+        .unwrap_or(ProblemKind::NoPrediction);
     let share = if count(main) == problems.len() {
         "every one".to_string()
     } else {
@@ -100,7 +103,9 @@ fn nothing_scored(masks: usize, problems: &[Problem]) -> String {
              were the photos or the masks resized, or EXIF-rotated photos scored against masks \
              of the stored orientation? see --exif-orientation of icnet run)"
         ),
-        ProblemKind::Unreadable => format!("{share} has a mask or a prediction that could not be decoded"),
+        ProblemKind::Unreadable => {
+            format!("{share} has a mask or a prediction that could not be decoded")
+        }
         ProblemKind::Unscorable => format!("{share} could not be scored"),
     };
     format!("none of the {masks} ground-truth masks could be scored: {why}")

@@ -140,7 +140,12 @@ pub fn check_folders(
             let dest = o.resolved.join(&g.dir_name);
             let read: Vec<(String, PathBuf)> = inputs
                 .iter()
-                .map(|i| (format!("{} {}", i.what, i.given.display()), i.resolved.clone()))
+                .map(|i| {
+                    (
+                        format!("{} {}", i.what, i.given.display()),
+                        i.resolved.clone(),
+                    )
+                })
                 .chain(std::iter::once((
                     format!("the photos of group {}", g.name),
                     resolve(&g.dir),
@@ -172,7 +177,9 @@ pub fn check_folders(
         }
         for o in outputs {
             if r.resolved.parent() == Some(o.resolved.as_path())
-                && r.resolved.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                && r.resolved
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
             {
                 return Err(format!(
                     "--report {} is a hidden file in {} {}; give it a visible name",
@@ -253,8 +260,10 @@ impl GroupOutputs {
     /// Reads the group's record and checks its folders: each must be a
     /// folder or not exist yet.
     pub fn open(group: &Group, roots: &[(Role, &Path)]) -> Result<GroupOutputs, Problem> {
-        let dirs: Vec<(Role, PathBuf)> =
-            roots.iter().map(|(r, d)| (*r, d.join(&group.dir_name))).collect();
+        let dirs: Vec<(Role, PathBuf)> = roots
+            .iter()
+            .map(|(r, d)| (*r, d.join(&group.dir_name)))
+            .collect();
         for (_, d) in &dirs {
             if d.exists() && !d.is_dir() {
                 return Err(Problem::new(
@@ -267,7 +276,11 @@ impl GroupOutputs {
                 ));
             }
         }
-        let maps = &dirs.iter().find(|(r, _)| *r == Role::Maps).expect("maps folder").1;
+        let maps = &dirs
+            .iter()
+            .find(|(r, _)| *r == Role::Maps)
+            .expect("maps folder")
+            .1;
         let previous = fs::read(maps.join(RECORD_FILE))
             .ok()
             .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
@@ -290,7 +303,10 @@ impl GroupOutputs {
     }
 
     pub fn dir(&self, role: Role) -> Option<&Path> {
-        self.dirs.iter().find(|(r, _)| *r == role).map(|(_, d)| d.as_path())
+        self.dirs
+            .iter()
+            .find(|(r, _)| *r == role)
+            .map(|(_, d)| d.as_path())
     }
 
     /// Whether the record says the group is complete for these settings and
@@ -321,7 +337,11 @@ impl GroupOutputs {
     }
 
     /// Refuses to replace a file that `icnet` did not write for this group.
-    pub fn check_can_write(&self, group: &Group, planned: &[(Role, String)]) -> Result<(), Problem> {
+    pub fn check_can_write(
+        &self,
+        group: &Group,
+        planned: &[(Role, String)],
+    ) -> Result<(), Problem> {
         for (role, name) in planned {
             let Some(dir) = self.dir(*role) else { continue };
             let path = dir.join(name);
@@ -344,7 +364,12 @@ impl GroupOutputs {
     /// Creates the folders and writes the "started" record, which lists
     /// every file this run may write, so that a run killed half-way can
     /// still replace them.
-    pub fn start(&mut self, group: &Group, settings: &Value, planned: &[(Role, String)]) -> Result<(), Problem> {
+    pub fn start(
+        &mut self,
+        group: &Group,
+        settings: &Value,
+        planned: &[(Role, String)],
+    ) -> Result<(), Problem> {
         for (_, d) in &self.dirs {
             fs::create_dir_all(d).map_err(|e| write_problem(group, d, &e.to_string()))?;
             remove_temporaries(d);
@@ -380,7 +405,8 @@ impl GroupOutputs {
     fn write_record(&self, group: &Group, record: &Value) -> Result<(), Problem> {
         let path = self.dir(Role::Maps).expect("maps folder").join(RECORD_FILE);
         let text = serde_json::to_string_pretty(record).unwrap_or_default() + "\n";
-        atomic::write(&path, text.as_bytes()).map_err(|e| write_problem(group, &path, &e.to_string()))
+        atomic::write(&path, text.as_bytes())
+            .map_err(|e| write_problem(group, &path, &e.to_string()))
     }
 
     /// Writes the "done" record, last: `written` are the files of this run;
@@ -419,7 +445,11 @@ impl GroupOutputs {
 pub fn write_problem(group: &Group, path: &Path, e: &str) -> Problem {
     Problem::new(
         "could not write its outputs",
-        format!("group {}: could not write {}: {e}", group.name, path.display()),
+        format!(
+            "group {}: could not write {}: {e}",
+            group.name,
+            path.display()
+        ),
     )
 }
 
@@ -427,7 +457,10 @@ pub fn write_problem(group: &Group, path: &Path, e: &str) -> Problem {
 fn remove_temporaries(dir: &Path) {
     let Ok(rd) = fs::read_dir(dir) else { return };
     for e in rd.flatten() {
-        if e.file_name().to_string_lossy().starts_with(atomic::TEMP_PREFIX) {
+        if e.file_name()
+            .to_string_lossy()
+            .starts_with(atomic::TEMP_PREFIX)
+        {
             let _ = fs::remove_file(e.path());
         }
     }
@@ -457,7 +490,10 @@ mod tests {
         let r = t.path().join("in");
         touch(&r.join("g/p.png"));
         let e = check(&r, &r, &[]).unwrap_err();
-        assert!(e.contains("is the image folder") && e.contains("itself"), "{e}");
+        assert!(
+            e.contains("is the image folder") && e.contains("itself"),
+            "{e}"
+        );
         // Another spelling of the same folder.
         let e = check(&r, &r.join("g/.."), &[]).unwrap_err();
         assert!(e.contains("itself"), "{e}");
@@ -468,15 +504,24 @@ mod tests {
         let out = t.path().join("out");
         assert!(check(&r, &out, &[]).is_ok());
         let e = check(&r, &out, &[("--pictures", &out)]).unwrap_err();
-        assert!(e.contains("--out and --pictures are the same folder"), "{e}");
+        assert!(
+            e.contains("--out and --pictures are the same folder"),
+            "{e}"
+        );
         let e = check(&r, &out, &[("--save-sisms", &out.join("s"))]).unwrap_err();
-        assert!(e.contains("--save-sisms") && e.contains("is inside --out"), "{e}");
+        assert!(
+            e.contains("--save-sisms") && e.contains("is inside --out"),
+            "{e}"
+        );
         assert!(check(&r, &out, &[("--pictures", &t.path().join("pics"))]).is_ok());
         // The single group "in", written next to itself: OUT/in is the input.
         let single = t.path().join("photos");
         touch(&single.join("a.jpg"));
         let e = check(&single, t.path(), &[]).unwrap_err();
-        assert!(e.contains("would put group photos's outputs in") || e.contains("group photos"), "{e}");
+        assert!(
+            e.contains("would put group photos's outputs in") || e.contains("group photos"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -495,7 +540,11 @@ mod tests {
         touch(&out.join("g/a.png"));
         let o = GroupOutputs::open(g, &[(Role::Maps, &out)]).unwrap();
         let p = o.check_can_write(g, &planned).unwrap_err();
-        assert!(p.detail.contains("was not written by icnet"), "{}", p.detail);
+        assert!(
+            p.detail.contains("was not written by icnet"),
+            "{}",
+            p.detail
+        );
         fs::remove_file(out.join("g/a.png")).unwrap();
 
         let mut o = GroupOutputs::open(g, &[(Role::Maps, &out)]).unwrap();
@@ -508,12 +557,27 @@ mod tests {
         o.check_can_write(g, &planned).unwrap();
         assert!(!o.is_complete(&settings, &inputs));
         o.start(g, &settings, &planned).unwrap();
-        o.finish(g, &settings, &inputs, &planned, &["a.png".into()], &json!([])).unwrap();
+        o.finish(
+            g,
+            &settings,
+            &inputs,
+            &planned,
+            &["a.png".into()],
+            &json!([]),
+        )
+        .unwrap();
         let o = GroupOutputs::open(g, &[(Role::Maps, &out)]).unwrap();
         assert!(o.is_complete(&settings, &inputs));
-        assert!(!o.is_complete(&json!({"model": "y"}), &inputs), "other settings");
+        assert!(
+            !o.is_complete(&json!({"model": "y"}), &inputs),
+            "other settings"
+        );
         // A folder the record does not cover (pictures asked for now).
-        let o2 = GroupOutputs::open(g, &[(Role::Maps, &out), (Role::Pictures, &t.path().join("pics"))]).unwrap();
+        let o2 = GroupOutputs::open(
+            g,
+            &[(Role::Maps, &out), (Role::Pictures, &t.path().join("pics"))],
+        )
+        .unwrap();
         assert!(!o2.is_complete(&settings, &inputs));
         // A changed photo.
         std::thread::sleep(std::time::Duration::from_millis(20));

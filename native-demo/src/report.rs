@@ -35,6 +35,11 @@ impl Report {
         self.file
             .write_all(text.as_bytes())
             .and_then(|()| self.file.flush())
-            .map_err(|e| format!("could not write the report file {}: {e}", self.path.display()))
+            .map_err(|e| {
+                format!(
+                    "could not write the report file {}: {e}",
+                    self.path.display()
+                )
+            })
     }
 }

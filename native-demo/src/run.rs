@@ -225,7 +225,10 @@ pub fn run(a: &RunArgs) -> Result<ExitCode, String> {
         .groups
         .iter()
         .enumerate()
-        .filter(|(_, g)| a.shard.is_none_or(|s: Shard| shard_of(&g.dir_name, s.count) == s.index))
+        .filter(|(_, g)| {
+            a.shard
+                .is_none_or(|s: Shard| shard_of(&g.dir_name, s.count) == s.index)
+        })
         .collect();
     if let Some(s) = a.shard {
         eprintln!(
@@ -348,7 +351,12 @@ pub fn run(a: &RunArgs) -> Result<ExitCode, String> {
                 failed.push((group.name.clone(), p));
             }
         }
-        left_out.extend(outcome.left_out.into_iter().map(|l| (group.name.clone(), l)));
+        left_out.extend(
+            outcome
+                .left_out
+                .into_iter()
+                .map(|l| (group.name.clone(), l)),
+        );
     }
 
     let mut summary = format!("{} of {total} groups done", done + already);
@@ -416,7 +424,10 @@ fn settings(a: &RunArgs, model_name: &str) -> Value {
             })
         })
     };
-    let folder = |p: &Option<PathBuf>| p.as_ref().map(|p| outputs::resolve(p).display().to_string());
+    let folder = |p: &Option<PathBuf>| {
+        p.as_ref()
+            .map(|p| outputs::resolve(p).display().to_string())
+    };
     let default_weights = match (a.model, &a.weights) {
         (Some(ModelChoice::Csa), _) | (_, Some(_)) => None,
         _ => Some(a.models.join("icnet-default.safetensors")),
@@ -500,8 +511,10 @@ fn run_group(
             .collect(),
         None => group.photos.iter().map(|_| Ok(None)).collect(),
     };
-    let known_sisms: Vec<Option<PathBuf>> =
-        sism_paths.iter().map(|r| r.clone().ok().flatten()).collect();
+    let known_sisms: Vec<Option<PathBuf>> = sism_paths
+        .iter()
+        .map(|r| r.clone().ok().flatten())
+        .collect();
     let mut outs = match GroupOutputs::open(group, &ctx.roots) {
         Ok(o) => o,
         Err(p) => return fail(p),
@@ -560,15 +573,27 @@ fn run_group(
             left_out.push(LeftOut {
                 file: name.clone(),
                 short: format!("no SISM for {name}"),
-                detail: format!("no SISM for photo {}: {}", photo.path.display(), e.trim_start_matches("no SISM: ")),
+                detail: format!(
+                    "no SISM for photo {}: {}",
+                    photo.path.display(),
+                    e.trim_start_matches("no SISM: ")
+                ),
             });
             continue;
         }
         let probed = fs::read(&photo.path)
-            .map_err(|e| (format!("cannot read {name}"), format!("photo {}: could not read it: {e}", photo.path.display())))
+            .map_err(|e| {
+                (
+                    format!("cannot read {name}"),
+                    format!("photo {}: could not read it: {e}", photo.path.display()),
+                )
+            })
             .and_then(|bytes| {
                 preprocess::probe(&bytes, &ctx.decode).map_err(|e| {
-                    (format!("bad photo {name}"), format!("photo {}: {}", photo.path.display(), clause(e)))
+                    (
+                        format!("bad photo {name}"),
+                        format!("photo {}: {}", photo.path.display(), clause(e)),
+                    )
                 })
             });
         // A given SISM is checked as cheaply, so that a bad one is named
@@ -576,12 +601,22 @@ fn run_group(
         let probed = probed.and_then(|info| match &known_sisms[k] {
             None => Ok(info),
             Some(sism) => fs::read(sism)
-                .map_err(|e| (format!("cannot read the SISM of {name}"), format!("SISM {}: could not read it: {e}", sism.display())))
+                .map_err(|e| {
+                    (
+                        format!("cannot read the SISM of {name}"),
+                        format!("SISM {}: could not read it: {e}", sism.display()),
+                    )
+                })
                 .and_then(|bytes| {
                     preprocess::probe(&bytes, &ctx.decode).map_err(|e| {
                         (
                             format!("bad SISM for {name}"),
-                            format!("SISM {} (for photo {}): {}", sism.display(), photo.path.display(), clause(e)),
+                            format!(
+                                "SISM {} (for photo {}): {}",
+                                sism.display(),
+                                photo.path.display(),
+                                clause(e)
+                            ),
                         )
                     })
                 })
@@ -592,7 +627,11 @@ fn run_group(
                 group_pixels += info.pixels();
                 usable.push(k);
             }
-            Err((short, detail)) => left_out.push(LeftOut { file: name, short, detail }),
+            Err((short, detail)) => left_out.push(LeftOut {
+                file: name,
+                short,
+                detail,
+            }),
         }
     }
     for l in &left_out {
@@ -601,7 +640,10 @@ fn run_group(
     if a.strict && !left_out.is_empty() {
         let first = &left_out[0];
         return Ok(Outcome::failed(
-            Problem::new(first.short.clone(), format!("{} (--strict: the whole group fails)", first.detail)),
+            Problem::new(
+                first.short.clone(),
+                format!("{} (--strict: the whole group fails)", first.detail),
+            ),
             left_out,
         ));
     }
@@ -709,7 +751,10 @@ fn run_group(
             progress.end("failed");
             let p = if a.strict {
                 let first = left_out.last().expect("a photo was left out");
-                Problem::new(first.short.clone(), format!("{} (--strict: the whole group fails)", first.detail))
+                Problem::new(
+                    first.short.clone(),
+                    format!("{} (--strict: the whole group fails)", first.detail),
+                )
             } else {
                 nothing_usable(group, &left_out)
             };
@@ -750,7 +795,14 @@ fn run_group(
         .iter()
         .map(|l| json!({"photo": l.file, "reason": l.detail}))
         .collect();
-    if let Err(p) = outs.finish(group, &ctx.settings, &inputs, &written, &done_photos, &left_json) {
+    if let Err(p) = outs.finish(
+        group,
+        &ctx.settings,
+        &inputs,
+        &written,
+        &done_photos,
+        &left_json,
+    ) {
         progress.end("failed");
         return Ok(Outcome::failed(p, left_out));
     }
@@ -869,7 +921,8 @@ fn write_group(
     let mut put = |role: Role, name: &str, bytes: &[u8]| -> Result<(), Problem> {
         let dir = outs.dir(role).expect("a folder for every role written");
         let path = dir.join(name);
-        atomic::write(&path, bytes).map_err(|e| outputs::write_problem(group, &path, &e.to_string()))?;
+        atomic::write(&path, bytes)
+            .map_err(|e| outputs::write_problem(group, &path, &e.to_string()))?;
         written.push((role, name.to_string()));
         Ok(())
     };
@@ -890,7 +943,11 @@ fn write_group(
         let name = format!("{stem}.png");
         put(Role::Maps, &name, &png(&pixels, w, h, &photo.path)?)?;
         if ctx.a.raw {
-            put(Role::Maps, &format!("{stem}.npy"), &npy::f32_npy(map, &[SIZE, SIZE]))?;
+            put(
+                Role::Maps,
+                &format!("{stem}.npy"),
+                &npy::f32_npy(map, &[SIZE, SIZE]),
+            )?;
         }
         if ctx.a.save_sisms.is_none() && ctx.a.pictures.is_none() {
             continue;
@@ -910,17 +967,24 @@ fn write_group(
             Some(s) => Some(again(s)?),
             None => None,
         };
-        let inputs = preprocess::prepare_photo_inputs(&photo_bytes, sism_bytes.as_deref(), &ctx.decode)
-            .map_err(|_| {
-                Problem::new(
-                    "a photo changed during the run",
-                    format!("photo {}: it changed while its group ran", photo.path.display()),
-                )
-            })?;
+        let inputs =
+            preprocess::prepare_photo_inputs(&photo_bytes, sism_bytes.as_deref(), &ctx.decode)
+                .map_err(|_| {
+                    Problem::new(
+                        "a photo changed during the run",
+                        format!(
+                            "photo {}: it changed while its group ran",
+                            photo.path.display()
+                        ),
+                    )
+                })?;
         if (inputs.photo.width, inputs.photo.height) != (w, h) {
             return Err(Problem::new(
                 "a photo changed during the run",
-                format!("photo {}: it changed while its group ran", photo.path.display()),
+                format!(
+                    "photo {}: it changed while its group ran",
+                    photo.path.display()
+                ),
             ));
         }
         let sism_full = match (&k.d0, inputs.sism) {
@@ -934,12 +998,13 @@ fn write_group(
         if ctx.a.pictures.is_some() {
             let pic = picture::side_by_side(&inputs.photo.rgb, &sism_full, &pixels, w, h);
             let mut bytes = std::io::Cursor::new(Vec::new());
-            pic.write_to(&mut bytes, image::ImageFormat::Png).map_err(|e| {
-                Problem::new(
-                    "could not encode a picture",
-                    format!("the picture of {}: {}", photo.path.display(), clause(e)),
-                )
-            })?;
+            pic.write_to(&mut bytes, image::ImageFormat::Png)
+                .map_err(|e| {
+                    Problem::new(
+                        "could not encode a picture",
+                        format!("the picture of {}: {}", photo.path.display(), clause(e)),
+                    )
+                })?;
             put(Role::Pictures, &name, bytes.get_ref())?;
         }
     }

@@ -370,7 +370,13 @@ fn run_reproduces_the_reference_maps() {
         test_weights(),
         &out,
         // The official code ignores EXIF orientation (these PNGs have none).
-        &["--raw", "--conv-variant", "direct-16x32", "--exif-orientation", "ignore"],
+        &[
+            "--raw",
+            "--conv-variant",
+            "direct-16x32",
+            "--exif-orientation",
+            "ignore",
+        ],
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let manifest: String = std::fs::read_to_string(golden.join("manifest.json")).unwrap();

@@ -174,7 +174,9 @@ fn maps_of_the_wrong_size_are_named_as_the_cause() {
     let pred = root.join("pred");
     for group in std::fs::read_dir(&pred).unwrap() {
         for map in std::fs::read_dir(group.unwrap().path()).unwrap() {
-            image::GrayImage::new(7, 5).save(map.unwrap().path()).unwrap();
+            image::GrayImage::new(7, 5)
+                .save(map.unwrap().path())
+                .unwrap();
         }
     }
     let o = Command::new(BIN)
@@ -199,10 +201,19 @@ fn the_report_is_not_written_into_an_input_folder() {
     copy_dir(&fixtures(), &root);
     let inside = root.join("gt/alpha/report.json");
     let o = Command::new(BIN)
-        .args(["eval", s(&root.join("pred")), s(&root.join("gt")), "--json", s(&inside)])
+        .args([
+            "eval",
+            s(&root.join("pred")),
+            s(&root.join("gt")),
+            "--json",
+            s(&inside),
+        ])
         .output()
         .unwrap();
     let e = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success() && e.contains("is inside GT_ROOT"), "{e}");
+    assert!(
+        !o.status.success() && e.contains("is inside GT_ROOT"),
+        "{e}"
+    );
     assert!(!inside.exists());
 }
