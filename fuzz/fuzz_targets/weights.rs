@@ -1,76 +1,10 @@
-//! The safetensors weights loaders: ICNet (`Weights`, one buffer and split in
-//! two parts), U²-Netp (`ConvSet` with its real table) and a two-conv
-//! `ConvSet` small enough that mutated files still pass the structural checks
-//! and reach the value checks (NaN, infinity) and the copy into the set.
-//!
-//! Any input must give `Ok` or `Err(Error::Weights)`, never a panic; an `Ok`
-//! set must hold exactly its table, with finite values.
+//! The `weights` target: see fuzz/checks/weights.rs, which the ordinary test suite
+//! also runs on every file of tests/fuzz-regressions/weights/.
 #![no_main]
 
-use std::sync::OnceLock;
-
-use icnet_engine::u2net::SaliencyModel;
-use icnet_engine::weights::{ConvSet, ConvShape, Weights};
-use icnet_engine::Error;
 use libfuzzer_sys::fuzz_target;
 
-/// The table of the small set; `seeds/weights/small-*` are files for it.
-fn small_shapes() -> Vec<ConvShape> {
-    vec![("a".into(), 2, 1, 3), ("b".into(), 1, 2, 1)]
-}
+#[path = "../checks/weights.rs"]
+mod checks;
 
-fn u2netp_shapes() -> &'static [ConvShape] {
-    static SHAPES: OnceLock<Vec<ConvShape>> = OnceLock::new();
-    SHAPES.get_or_init(|| SaliencyModel::U2Netp.shapes())
-}
-
-fn check_set(r: icnet_engine::Result<ConvSet>, shapes: &[ConvShape]) {
-    match r {
-        Ok(set) => {
-            for (p, o, i, k) in shapes {
-                let c = set.conv(p);
-                assert_eq!((c.out_ch, c.in_ch, c.k), (*o, *i, *k));
-                assert_eq!(c.weight.len(), o * i * k * k);
-                assert_eq!(c.bias.len(), *o);
-                assert!(c.weight.iter().chain(&c.bias).all(|v| v.is_finite()));
-            }
-            let _ = set.preprocess();
-            let _ = set.preprocess_warning();
-        }
-        Err(Error::Weights(m)) => assert!(!m.is_empty()),
-        Err(e) => panic!("not a weights error: {e:?}"),
-    }
-}
-
-fn check_weights(r: icnet_engine::Result<Weights>) {
-    match r {
-        Ok(w) => {
-            for p in w.conv_prefixes() {
-                let c = w.conv(p);
-                assert!(c.weight.iter().chain(&c.bias).all(|v| v.is_finite()));
-            }
-            let _ = w.preprocess_warning();
-        }
-        Err(Error::Weights(m)) => assert!(!m.is_empty()),
-        Err(e) => panic!("not a weights error: {e:?}"),
-    }
-}
-
-fuzz_target!(|data: &[u8]| {
-    check_weights(Weights::from_bytes(data));
-    check_set(
-        ConvSet::from_bytes_named(data, "fuzz", "the U²-Netp weights", u2netp_shapes()),
-        u2netp_shapes(),
-    );
-    let small = small_shapes();
-    check_set(
-        ConvSet::from_bytes_named(data, "fuzz", "the test convs", &small),
-        &small,
-    );
-    // Two parts: the last byte says where to cut the rest.
-    if let Some((&cut, rest)) = data.split_last() {
-        let at = rest.len() * usize::from(cut) / 256;
-        let (a, b) = rest.split_at(at);
-        check_weights(Weights::from_parts(&[(a, "a"), (b, "b")]));
-    }
-});
+fuzz_target!(|data: &[u8]| checks::check(data));
