@@ -413,6 +413,9 @@ pub fn conv_pipelines_per_session(variant: ConvVariant) -> usize {
         ConvVariant::Direct { r: 4.., .. } => 21,
         ConvVariant::Direct { .. } => 20,
         ConvVariant::Tiled => 11,
+        ConvVariant::Winograd { tn, r } => {
+            conv_pipelines_per_session(ConvVariant::Direct { tn, r }) + 0
+        }
     }
 }
 

@@ -71,6 +71,9 @@ pub struct Graph {
     pub steps: Vec<Step>,
     pub stages: Vec<String>,
     current_stage: usize,
+    /// Constants made from others (Winograd's transformed weights), by source,
+    /// so that a layer used twice is transformed once.
+    pub derived: Vec<(ConstId, ConstId)>,
 }
 
 impl Graph {
@@ -298,10 +301,22 @@ impl Plan {
                 })
             })
             .collect();
+        // A constant no step binds (a layer's direct weights when it runs as
+        // Winograd) gets a minimal buffer instead of its data.
+        let mut bound = vec![false; graph.consts.len()];
+        for s in &graph.steps {
+            for r in &s.bindings {
+                if let Res::C(c) = r {
+                    bound[c.0] = true;
+                }
+            }
+        }
         let consts: Vec<wgpu::Buffer> = graph
             .consts
             .iter()
-            .map(|data| {
+            .zip(&bound)
+            .map(|(data, &bound)| {
+                let data: &[u32] = if bound { data } else { &[] };
                 let size = (data.len() as u64 * 4).max(16).div_ceil(16) * 16;
                 let buf = device.create_buffer(&wgpu::BufferDescriptor {
                     label: Some("const"),

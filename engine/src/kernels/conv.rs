@@ -21,6 +21,9 @@ pub enum ConvVariant {
     Direct { tn: u32, r: u32 },
     /// 64x64 tiles staged through workgroup memory.
     Tiled,
+    /// Winograd F(2x2, 3x3) for the 3x3 undilated layers, its GEMMs and every
+    /// other layer as `Direct { tn, r }` ([`super::winograd`]).
+    Winograd { tn: u32, r: u32 },
 }
 
 impl ConvVariant {
@@ -28,6 +31,7 @@ impl ConvVariant {
         match self {
             ConvVariant::Direct { tn, r } => format!("direct-{tn}x{}", 4 * r),
             ConvVariant::Tiled => "tiled-64x64".into(),
+            ConvVariant::Winograd { tn, r } => format!("winograd-{tn}x{}", 4 * r),
         }
     }
 
@@ -35,11 +39,18 @@ impl ConvVariant {
         if s == "tiled" || s == "tiled-64x64" {
             return Some(ConvVariant::Tiled);
         }
-        let rest = s.strip_prefix("direct-")?;
+        let (winograd, rest) = match s.strip_prefix("winograd-") {
+            Some(rest) => (true, rest),
+            None => (false, s.strip_prefix("direct-")?),
+        };
         let (a, b) = rest.split_once('x')?;
         let (tn, oc): (u32, u32) = (a.parse().ok()?, b.parse().ok()?);
-        (tn >= 1 && oc % 4 == 0 && oc >= 4 && tn <= 32 && oc <= 64)
-            .then_some(ConvVariant::Direct { tn, r: oc / 4 })
+        let r = oc / 4;
+        (tn >= 1 && oc % 4 == 0 && oc >= 4 && tn <= 32 && oc <= 64).then_some(if winograd {
+            ConvVariant::Winograd { tn, r }
+        } else {
+            ConvVariant::Direct { tn, r }
+        })
     }
 }
 
@@ -165,6 +176,74 @@ pub enum Residual {
     AfterAct,
 }
 
+/// The input loader `load_x(img, ci, pix)` for `input` (its declarations,
+/// from binding `first` on, and its body) and how many bindings it takes.
+pub fn input_loader(input: &ConvInput, first: u32) -> (String, String) {
+    match input {
+        ConvInput::Plain { .. } => (
+            super::read_decls(first, &[("src", "f32")]),
+            "    return src[P.in_off + img * P.in_bs + ci * P.h * P.w + pix];".to_string(),
+        ),
+        ConvInput::Concat { .. } => (
+            super::read_decls(first, &[("cc", "f32"), ("cm", "f32"), ("sm", "f32"), ("old", "f32")]),
+            "    let hw = P.h * P.w;\n\
+             \x20   if (ci < 32u) { return cc[img * P.in_bs + ci * hw + pix] * cm[img * P.map_bs + pix]; }\n\
+             \x20   if (ci < 64u) { return cc[img * P.in_bs + (ci - 32u) * hw + pix] * sm[img * P.map_bs + pix]; }\n\
+             \x20   return old[img * P.in_bs + (ci - 64u) * hw + pix];"
+                .to_string(),
+        ),
+        ConvInput::Pair { ca, .. } => (
+            super::read_decls(first, &[("xa", "f32"), ("xb", "f32")]),
+            format!(
+                "    let hw = P.h * P.w;\n\
+                 \x20   if (ci < {ca}u) {{ return xa[img * P.in_bs + ci * hw + pix]; }}\n\
+                 \x20   return xb[img * P.map_bs + (ci - {ca}u) * hw + pix];"
+            ),
+        ),
+    }
+}
+
+/// The tensors `input`'s loader binds, in declaration order.
+pub fn input_bindings(input: &ConvInput) -> Vec<Res> {
+    match *input {
+        ConvInput::Plain { t, .. } => vec![Res::T(t)],
+        ConvInput::Concat { c, cm, s, of } => vec![Res::T(c), Res::T(cm), Res::T(s), Res::T(of)],
+        ConvInput::Pair { a, b, .. } => vec![Res::T(a), Res::T(b)],
+    }
+}
+
+/// `add_residual(v, img, oc, hw, p)`: its declaration (binding `first`) and body.
+pub fn residual_loader(residual: Residual, first: u32) -> (String, String) {
+    if residual != Residual::None {
+        (
+            super::read_decls(first, &[("res", "f32")]),
+            "    return v + res[P.res_off + img * P.res_bs + oc * hw + p];".into(),
+        )
+    } else {
+        (String::new(), "    return v;".into())
+    }
+}
+
+/// The stored value of biased sum `b[l]`: residual before or after the activation.
+pub fn epilogue(residual: Residual) -> &'static str {
+    match residual {
+        Residual::AfterAct => "add_residual(activate(b[l]), img, oc, hw, p)",
+        _ => "activate(add_residual(b[l], img, oc, hw, p))",
+    }
+}
+
+pub fn act_body(act: Act) -> &'static str {
+    match act {
+        Act::None => "    return v;",
+        Act::Relu => "    return max(v, 0.0);",
+        Act::Sigmoid => "    return 1.0 / (1.0 + exp(-v));",
+    }
+}
+
+/// The kernel of one convolution (`Winograd` layers go through
+/// [`super::winograd::push`]; here it means its `Direct` kernel).
+/// `per_image_weights`: image `img` uses weight matrix `img % 16` (the
+/// Winograd GEMMs, 1x1 only).
 pub fn kernel(
     variant: ConvVariant,
     k: usize,
@@ -173,39 +252,22 @@ pub fn kernel(
     residual: Residual,
     act: Act,
 ) -> Kernel {
-    let (input_decl, input_body, n_inputs) = match input {
-        ConvInput::Plain { .. } => (
-            super::read_decls(4, &[("src", "f32")]),
-            "    return src[P.in_off + img * P.in_bs + ci * P.h * P.w + pix];".to_string(),
-            1,
-        ),
-        ConvInput::Concat { .. } => (
-            super::read_decls(4, &[("cc", "f32"), ("cm", "f32"), ("sm", "f32"), ("old", "f32")]),
-            "    let hw = P.h * P.w;\n\
-             \x20   if (ci < 32u) { return cc[img * P.in_bs + ci * hw + pix] * cm[img * P.map_bs + pix]; }\n\
-             \x20   if (ci < 64u) { return cc[img * P.in_bs + (ci - 32u) * hw + pix] * sm[img * P.map_bs + pix]; }\n\
-             \x20   return old[img * P.in_bs + (ci - 64u) * hw + pix];"
-                .to_string(),
-            4,
-        ),
-        ConvInput::Pair { ca, .. } => (
-            super::read_decls(4, &[("xa", "f32"), ("xb", "f32")]),
-            format!(
-                "    let hw = P.h * P.w;\n\
-                 \x20   if (ci < {ca}u) {{ return xa[img * P.in_bs + ci * hw + pix]; }}\n\
-                 \x20   return xb[img * P.map_bs + (ci - {ca}u) * hw + pix];"
-            ),
-            2,
-        ),
-    };
-    let (res_decl, res_body) = if residual != Residual::None {
-        (
-            super::read_decls(4 + n_inputs, &[("res", "f32")]),
-            "    return v + res[P.res_off + img * P.res_bs + oc * hw + p];",
-        )
-    } else {
-        (String::new(), "    return v;")
-    };
+    kernel_with(variant, k, dilation, input, residual, act, false)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn kernel_with(
+    variant: ConvVariant,
+    k: usize,
+    dilation: usize,
+    input: &ConvInput,
+    residual: Residual,
+    act: Act,
+    per_image_weights: bool,
+) -> Kernel {
+    let n_inputs = input_bindings(input).len() as u32;
+    let (input_decl, input_body) = input_loader(input, 4);
+    let (res_decl, res_body) = residual_loader(residual, 4 + n_inputs);
     // COMMON goes first: the values below are then filled in inside it too.
     let mut defs = vec![
         (
@@ -214,36 +276,24 @@ pub fn kernel(
         ),
         ("K", k.to_string()),
         ("DIL", dilation.to_string()),
-        (
-            "EPILOGUE",
-            match residual {
-                Residual::AfterAct => "add_residual(activate(b[l]), img, oc, hw, p)",
-                _ => "activate(add_residual(b[l], img, oc, hw, p))",
-            }
-            .to_string(),
-        ),
-        (
-            "ACT_BODY",
-            match act {
-                Act::None => "    return v;",
-                Act::Relu => "    return max(v, 0.0);",
-                Act::Sigmoid => "    return 1.0 / (1.0 + exp(-v));",
-            }
-            .to_string(),
-        ),
+        ("EPILOGUE", epilogue(residual).to_string()),
+        ("ACT_BODY", act_body(act).to_string()),
         ("INPUT_DECL", input_decl),
         ("INPUT_BODY", input_body),
         ("RESIDUAL_DECL", res_decl),
-        ("RESIDUAL_BODY", res_body.to_string()),
+        ("RESIDUAL_BODY", res_body),
     ];
+    if per_image_weights {
+        assert!(k == 1 && matches!(variant, ConvVariant::Direct { .. }));
+    }
     match variant {
-        ConvVariant::Direct { tn, r } => {
+        ConvVariant::Direct { tn, r } | ConvVariant::Winograd { tn, r } => {
             defs.extend([
                 ("TN", tn.to_string()),
                 ("R", r.to_string()),
                 ("WGX", DIRECT_WGX.to_string()),
                 ("WGY", "1".into()),
-                ("BODY", direct_body(k, dilation, tn, r)),
+                ("BODY", direct_body(k, dilation, tn, r, per_image_weights)),
             ]);
             Kernel::new("conv_direct", defs)
         }
@@ -260,7 +310,7 @@ const DIRECT_WGX: u32 = 64;
 /// The unrolled body of `conv_direct.wgsl` for `tn` pixels x `r` vec4
 /// channel groups per invocation: prologue (pixel coordinates, per-tap
 /// clamped offsets and border masks), the channel loop, and the stores.
-fn direct_body(k: usize, dilation: usize, tn: u32, r: u32) -> String {
+fn direct_body(k: usize, dilation: usize, tn: u32, r: u32, per_image_weights: bool) -> String {
     use std::fmt::Write;
     let pad = (k / 2) as i32;
     let dil = dilation as i32;
@@ -294,8 +344,9 @@ fn direct_body(k: usize, dilation: usize, tn: u32, r: u32) -> String {
         }
     }
     let _ = writeln!(b, "    let cin = P.cin;\n    let cout4 = P.cout4;");
+    let wbase = if per_image_weights { "(img % 16u) * cin * cout4 + " } else { "" };
     let _ = writeln!(b, "    for (var ci = 0u; ci < cin; ci++) {{");
-    let _ = writeln!(b, "        let wrow = ci * {}u * cout4;", k * k);
+    let _ = writeln!(b, "        let wrow = {wbase}ci * {}u * cout4;", k * k);
     for t in 0..k * k {
         for j in 0..tn {
             if k == 1 {
@@ -344,7 +395,7 @@ fn direct_body(k: usize, dilation: usize, tn: u32, r: u32) -> String {
 /// 32-channel block did twice the work).
 pub fn fit_to(variant: ConvVariant, hw: usize, cout: usize) -> ConvVariant {
     match variant {
-        ConvVariant::Direct { tn, r } => {
+        ConvVariant::Direct { tn, r } | ConvVariant::Winograd { tn, r } => {
             let need = (hw as u32).div_ceil(DIRECT_WGX).next_power_of_two();
             let cout4 = (cout as u32).div_ceil(4).next_power_of_two();
             ConvVariant::Direct {
@@ -357,6 +408,21 @@ pub fn fit_to(variant: ConvVariant, hw: usize, cout: usize) -> ConvVariant {
 }
 
 pub fn push(g: &mut Graph, variant: ConvVariant, c: &ConvCall) {
+    let variant = match variant {
+        ConvVariant::Winograd { tn, r } if super::winograd::applies(c) => {
+            return super::winograd::push(g, tn, r, c);
+        }
+        ConvVariant::Winograd { tn, r } => ConvVariant::Direct { tn, r },
+        v => v,
+    };
+    let l = &c.layer;
+    let flops = 2.0 * (c.images * c.h * c.w * l.cout * l.cin * l.k * l.k) as f64;
+    push_gemm(g, variant, c, flops, false);
+}
+
+/// Pushes `c` as one convolution step (reporting `flops`); with
+/// `per_image_weights` image `img` uses weight matrix `img % 16`.
+pub fn push_gemm(g: &mut Graph, variant: ConvVariant, c: &ConvCall, flops: f64, per_image_weights: bool) {
     let l = &c.layer;
     let hw = c.h * c.w;
     let variant = fit_to(variant, hw, l.cout);
@@ -385,18 +451,12 @@ pub fn push(g: &mut Graph, variant: ConvVariant, c: &ConvCall) {
         map_bs,
     ];
     let mut bindings = vec![Res::C(l.weight), Res::C(l.bias), Res::T(c.out)];
-    match c.input {
-        ConvInput::Plain { t, .. } => bindings.push(Res::T(t)),
-        ConvInput::Concat { c, cm, s, of } => {
-            bindings.extend([Res::T(c), Res::T(cm), Res::T(s), Res::T(of)])
-        }
-        ConvInput::Pair { a, b, .. } => bindings.extend([Res::T(a), Res::T(b)]),
-    }
+    bindings.extend(input_bindings(&c.input));
     if let Some((t, _, _)) = c.residual {
         bindings.push(Res::T(t));
     }
     let groups = match variant {
-        ConvVariant::Direct { tn, r } => [
+        ConvVariant::Direct { tn, r } | ConvVariant::Winograd { tn, r } => [
             (hw as u32).div_ceil(tn * DIRECT_WGX),
             (cout4 as u32).div_ceil(r),
             c.images as u32,
@@ -407,14 +467,13 @@ pub fn push(g: &mut Graph, variant: ConvVariant, c: &ConvCall) {
             c.images as u32,
         ],
     };
-    let flops = 2.0 * (c.images * hw * l.cout * l.cin * l.k * l.k) as f64;
     let residual = match (c.residual, c.residual_after_act) {
         (None, _) => Residual::None,
         (Some(_), false) => Residual::BeforeAct,
         (Some(_), true) => Residual::AfterAct,
     };
     g.push(
-        kernel(variant, l.k, l.dilation, &c.input, residual, c.act),
+        kernel_with(variant, l.k, l.dilation, &c.input, residual, c.act, per_image_weights),
         params,
         bindings,
         groups,

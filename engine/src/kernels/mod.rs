@@ -16,6 +16,7 @@ pub mod mul;
 pub mod pool;
 pub mod resize;
 pub mod selftest;
+pub mod winograd;
 
 /// Every shader, by name. Tests validate each instantiation with naga.
 pub const SHADERS: &[(&str, &str)] = &[
@@ -36,6 +37,8 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("rank", include_str!("../../../shaders/rank.wgsl")),
     ("gemm", include_str!("../../../shaders/gemm.wgsl")),
     ("mul", include_str!("../../../shaders/mul.wgsl")),
+    ("wino_in", include_str!("../../../shaders/wino_in.wgsl")),
+    ("wino_out", include_str!("../../../shaders/wino_out.wgsl")),
 ];
 
 /// A shader plus its template values: what a pipeline is made from.

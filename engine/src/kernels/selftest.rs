@@ -70,6 +70,7 @@ pub const CASES: &[Case] = &[
     case!(dilated_conv_with_residual_after_act_matches_cpu),
     case!(conv_over_a_pair_matches_cpu_concat),
     case!(conv_writes_and_reads_slices),
+    case!(winograd_conv_in_several_passes_matches_cpu),
     case!(decoder_concat_is_read_from_its_sources),
     case!(maxpool_matches_cpu),
     case!(resize_matches_pytorch_semantics),
@@ -306,6 +307,7 @@ pub const VARIANTS: &[ConvVariant] = &[
     ConvVariant::Direct { tn: 1, r: 1 },
     ConvVariant::Direct { tn: 8, r: 1 },
     ConvVariant::Tiled,
+    ConvVariant::Winograd { tn: 4, r: 2 },
 ];
 
 // ---------------------------------------------------------------- convolution
@@ -421,6 +423,32 @@ async fn conv_over_a_pair_matches_cpu_concat(gpu: &Gpu) -> CaseResult {
         worst = worst.max(check_close(&got, &want, 1e-5, 1e-5, &what)?);
     }
     Ok(max_err(worst, &format!("{} variants", VARIANTS.len())))
+}
+
+async fn winograd_conv_in_several_passes_matches_cpu(gpu: &Gpu) -> CaseResult {
+    // A layer whose transformed input exceeds one pass (winograd::PASS_WORDS):
+    // two images of 65x65 tiles at 64 channels run as passes of images, then
+    // of tiles, with odd sizes so the last tile row and column are half outside.
+    let (n, cin, cout, h, w) = (2, 64, 6, 129, 130);
+    let hw = h * w;
+    assert!(16 * cin * 65 * 65 > super::winograd::PASS_WORDS);
+    let cw = conv_weights(900, cout, cin, 3);
+    let x = data(901, n * cin * hw, -1.0, 1.0);
+    let r = data(902, n * cout * hw, -1.0, 1.0);
+    let want = conv::cpu_conv(&x, n, h, w, &cw, Some(&r), Act::Relu);
+    let variant = ConvVariant::Winograd { tn: 4, r: 2 };
+    let what = format!("winograd conv in passes ({n} images, {cin}->{cout}, {h}x{w}, residual)");
+    let inputs = [("x", &x[..]), ("r", &r[..])];
+    let got = run_kernels(gpu, &inputs, ("y", n * cout * hw), &what, |g, t, y| {
+        let mut call = ConvCall::simple(conv::upload(g, &cw), n, h, w, t[0], y, Act::Relu);
+        call.residual = Some((t[1], 0, cout * hw));
+        conv::push(g, variant, &call);
+        let passes = g.steps.iter().filter(|s| s.kernel.name() == "wino_in").count();
+        assert!(passes >= 3, "expected several passes, got {passes}");
+    })
+    .await?;
+    let worst = check_close(&got, &want, 1e-5, 1e-5, &what)?;
+    Ok(max_err(worst, "2 images in 4 passes"))
 }
 
 async fn conv_writes_and_reads_slices(gpu: &Gpu) -> CaseResult {

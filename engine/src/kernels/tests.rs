@@ -33,6 +33,7 @@ case_tests!(
     dilated_conv_with_residual_after_act_matches_cpu,
     conv_over_a_pair_matches_cpu_concat,
     conv_writes_and_reads_slices,
+    winograd_conv_in_several_passes_matches_cpu,
     decoder_concat_is_read_from_its_sources,
     maxpool_matches_cpu,
     resize_matches_pytorch_semantics,
@@ -62,6 +63,7 @@ fn every_shader_has_a_selftest_case() {
     for (shader, _) in super::SHADERS {
         let covered_by = match *shader {
             "conv_direct" | "conv_tiled" => "conv",
+            "wino_in" | "wino_out" => "winograd",
             "resize_ac" => "resize",
             "l2norm" | "siv" | "corr" | "csa" | "gemm" => "cosal_chain",
             "rank" => "rank",
@@ -125,6 +127,7 @@ fn every_shader_instantiation_passes_naga() {
                     ca: 16,
                 },
             ] {
+                kernels.push(super::winograd::input_kernel(&input));
                 for res in [
                     conv::Residual::None,
                     conv::Residual::BeforeAct,
@@ -134,11 +137,23 @@ fn every_shader_instantiation_passes_naga() {
                         for dil in [1, 2] {
                             kernels.push(conv::kernel(v, k, dil, &input, res, act));
                         }
+                        kernels.push(super::winograd::output_kernel(res, act));
                     }
                 }
             }
         }
     }
+    // The Winograd GEMM: a 1x1 direct kernel with one weight matrix per image.
+    let plain = ConvInput::Plain { t: dummy, off: 0, bs: 0 };
+    kernels.push(conv::kernel_with(
+        conv::ConvVariant::Direct { tn: 4, r: 2 },
+        1,
+        1,
+        &plain,
+        conv::Residual::None,
+        Act::None,
+        true,
+    ));
     for k in &kernels {
         validate(&k.source(), k.name());
     }
