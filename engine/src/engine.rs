@@ -413,8 +413,9 @@ pub fn conv_pipelines_per_session(variant: ConvVariant) -> usize {
         ConvVariant::Direct { r: 4.., .. } => 21,
         ConvVariant::Direct { .. } => 20,
         ConvVariant::Tiled => 11,
+        // The direct kernels of the layers Winograd skips, its transforms and GEMMs.
         ConvVariant::Winograd { tn, r } => {
-            conv_pipelines_per_session(ConvVariant::Direct { tn, r }) + 0
+            conv_pipelines_per_session(ConvVariant::Direct { tn, r }) + 2
         }
     }
 }
@@ -480,6 +481,7 @@ pub fn tune_conv(gpu: &Gpu) -> Result<Vec<VariantTiming>> {
 /// [`tune_conv`] for async callers.
 pub async fn tune_conv_async(gpu: &Gpu) -> Result<Vec<VariantTiming>> {
     let candidates = [
+        ConvVariant::Winograd { tn: 16, r: 8 },
         ConvVariant::Direct { tn: 16, r: 8 },
         ConvVariant::Direct { tn: 8, r: 4 },
         ConvVariant::Direct { tn: 4, r: 2 },

@@ -146,6 +146,7 @@ fn session_pipeline_count_matches_the_variant_choice_constant() {
         ConvVariant::Direct { tn: 8, r: 4 },
         ConvVariant::Direct { tn: 4, r: 2 },
         ConvVariant::Tiled,
+        ConvVariant::Winograd { tn: 16, r: 8 },
     ] {
         let u2 = SaliencyNet::new(&gpu, SaliencyModel::U2Netp, &u2w, variant).expect("compile");
         let net = icnet_engine::csa::build(&vgg, 2, 2, variant);
@@ -155,7 +156,7 @@ fn session_pipeline_count_matches_the_variant_choice_constant() {
             .steps
             .iter()
             .chain(&net.graph.steps)
-            .filter(|s| s.kernel.name().starts_with("conv"))
+            .filter(|s| s.kernel.name().starts_with("conv") || s.kernel.name().starts_with("wino"))
             .map(|s| s.kernel.source())
             .collect();
         assert_eq!(

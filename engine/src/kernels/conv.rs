@@ -344,7 +344,11 @@ fn direct_body(k: usize, dilation: usize, tn: u32, r: u32, per_image_weights: bo
         }
     }
     let _ = writeln!(b, "    let cin = P.cin;\n    let cout4 = P.cout4;");
-    let wbase = if per_image_weights { "(img % 16u) * cin * cout4 + " } else { "" };
+    let wbase = if per_image_weights {
+        "(img % 16u) * cin * cout4 + "
+    } else {
+        ""
+    };
     let _ = writeln!(b, "    for (var ci = 0u; ci < cin; ci++) {{");
     let _ = writeln!(b, "        let wrow = {wbase}ci * {}u * cout4;", k * k);
     for t in 0..k * k {
@@ -422,7 +426,13 @@ pub fn push(g: &mut Graph, variant: ConvVariant, c: &ConvCall) {
 
 /// Pushes `c` as one convolution step (reporting `flops`); with
 /// `per_image_weights` image `img` uses weight matrix `img % 16`.
-pub fn push_gemm(g: &mut Graph, variant: ConvVariant, c: &ConvCall, flops: f64, per_image_weights: bool) {
+pub fn push_gemm(
+    g: &mut Graph,
+    variant: ConvVariant,
+    c: &ConvCall,
+    flops: f64,
+    per_image_weights: bool,
+) {
     let l = &c.layer;
     let hw = c.h * c.w;
     let variant = fit_to(variant, hw, l.cout);
@@ -473,7 +483,15 @@ pub fn push_gemm(g: &mut Graph, variant: ConvVariant, c: &ConvCall, flops: f64, 
         (Some(_), true) => Residual::AfterAct,
     };
     g.push(
-        kernel_with(variant, l.k, l.dilation, &c.input, residual, c.act, per_image_weights),
+        kernel_with(
+            variant,
+            l.k,
+            l.dilation,
+            &c.input,
+            residual,
+            c.act,
+            per_image_weights,
+        ),
         params,
         bindings,
         groups,

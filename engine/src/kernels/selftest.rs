@@ -21,7 +21,7 @@ use std::pin::Pin;
 
 use web_time::Instant;
 
-use super::conv::{self, Act, ConvCall, ConvInput, ConvVariant};
+use super::conv::{self, Act, ConvCall, ConvInput, ConvVariant, Residual};
 use super::gemm::{self, ALoad, GemmCall};
 use super::resize::{self, Coords, ResizeCall};
 use super::{cosal, mul, pool};
@@ -70,7 +70,7 @@ pub const CASES: &[Case] = &[
     case!(dilated_conv_with_residual_after_act_matches_cpu),
     case!(conv_over_a_pair_matches_cpu_concat),
     case!(conv_writes_and_reads_slices),
-    case!(winograd_conv_in_several_passes_matches_cpu),
+    case!(winograd_conv_matches_cpu_on_awkward_shapes_and_in_passes),
     case!(decoder_concat_is_read_from_its_sources),
     case!(maxpool_matches_cpu),
     case!(resize_matches_pytorch_semantics),
@@ -400,7 +400,9 @@ async fn conv_over_a_pair_matches_cpu_concat(gpu: &Gpu) -> CaseResult {
     let mut x = Vec::new();
     for img in 0..n {
         x.extend_from_slice(&a[img * ca * hw..(img + 1) * ca * hw]);
-        x.extend_from_slice(&b[img * cb * hw..(img + 1) * cb * hw]);
+        if cb > 0 {
+            x.extend_from_slice(&b[img * cb * hw..(img + 1) * cb * hw]);
+        }
     }
     let want = conv::cpu_conv(&x, n, h, w, &cw, None, Act::Relu);
     let mut worst = 0f32;
@@ -425,11 +427,11 @@ async fn conv_over_a_pair_matches_cpu_concat(gpu: &Gpu) -> CaseResult {
     Ok(max_err(worst, &format!("{} variants", VARIANTS.len())))
 }
 
-async fn winograd_conv_in_several_passes_matches_cpu(gpu: &Gpu) -> CaseResult {
+async fn winograd_conv_matches_cpu_on_awkward_shapes_and_in_passes(gpu: &Gpu) -> CaseResult {
     // A layer whose transformed input exceeds one pass (winograd::PASS_WORDS):
     // two images of 65x65 tiles at 64 channels run as passes of images, then
     // of tiles, with odd sizes so the last tile row and column are half outside.
-    let (n, cin, cout, h, w) = (2, 64, 6, 129, 130);
+    let (n, cin, cout, h, w) = (2, 64, 48, 129, 130);
     let hw = h * w;
     assert!(16 * cin * 65 * 65 > super::winograd::PASS_WORDS);
     let cw = conv_weights(900, cout, cin, 3);
@@ -443,12 +445,72 @@ async fn winograd_conv_in_several_passes_matches_cpu(gpu: &Gpu) -> CaseResult {
         let mut call = ConvCall::simple(conv::upload(g, &cw), n, h, w, t[0], y, Act::Relu);
         call.residual = Some((t[1], 0, cout * hw));
         conv::push(g, variant, &call);
-        let passes = g.steps.iter().filter(|s| s.kernel.name() == "wino_in").count();
+        let passes = g
+            .steps
+            .iter()
+            .filter(|s| s.kernel.name() == "wino_in")
+            .count();
         assert!(passes >= 3, "expected several passes, got {passes}");
     })
     .await?;
-    let worst = check_close(&got, &want, 1e-5, 1e-5, &what)?;
-    Ok(max_err(worst, "2 images in 4 passes"))
+    let mut worst = check_close(&got, &want, 1e-5, 1e-5, &what)?;
+    // Layers wide enough for Winograd on awkward shapes: odd sizes (half
+    // tiles), a 1-pixel-high map, channels not multiples of 4, both residual
+    // orders, and an input read from two tensors (U²-Netp's decoder).
+    // (images, cin a + cin b, cout, h, w, act, residual: None / before / after act)
+    let shapes = [
+        (1, 50, 0, 49, 23, 25, Act::Relu, Residual::BeforeAct),
+        (2, 64, 0, 48, 1, 300, Act::None, Residual::None),
+        (1, 48, 0, 53, 17, 31, Act::Relu, Residual::AfterAct),
+        (2, 30, 21, 50, 20, 27, Act::Sigmoid, Residual::None),
+    ];
+    for (i, &(n, ca, cb, cout, h, w, act, res)) in shapes.iter().enumerate() {
+        let (cin, hw) = (ca + cb, h * w);
+        let what = format!(
+            "winograd conv shape {i} ({n} images, {ca}+{cb}->{cout}, {h}x{w}, {act:?}, {res:?})"
+        );
+        let cw = conv_weights(910 + i as u64, cout, cin, 3);
+        let a = data(920 + i as u64, n * ca * hw, -1.0, 1.0);
+        // (one unused value when the input is a single tensor)
+        let b = data(930 + i as u64, (n * cb * hw).max(1), -1.0, 1.0);
+        let r = data(940 + i as u64, n * cout * hw, -1.0, 1.0);
+        let mut x = Vec::new();
+        for img in 0..n {
+            x.extend_from_slice(&a[img * ca * hw..(img + 1) * ca * hw]);
+            if cb > 0 {
+                x.extend_from_slice(&b[img * cb * hw..(img + 1) * cb * hw]);
+            }
+        }
+        let residual = match res {
+            Residual::None => None,
+            Residual::BeforeAct => Some((&r[..], false)),
+            Residual::AfterAct => Some((&r[..], true)),
+        };
+        let want = conv::cpu_conv_dilated(&x, n, h, w, &cw, 1, residual, act);
+        let inputs = [("a", &a[..]), ("b", &b[..]), ("r", &r[..])];
+        let got = run_kernels(gpu, &inputs, ("y", n * cout * hw), &what, |g, t, y| {
+            let mut call = ConvCall::simple(conv::upload(g, &cw), n, h, w, t[0], y, act);
+            if cb > 0 {
+                call.input = ConvInput::Pair {
+                    a: t[0],
+                    b: t[1],
+                    ca: ca as u32,
+                };
+            }
+            if res != Residual::None {
+                call.residual = Some((t[2], 0, cout * hw));
+                call.residual_after_act = res == Residual::AfterAct;
+            }
+            conv::push(g, variant, &call);
+            assert!(
+                g.steps.iter().any(|s| s.kernel.name() == "wino_out"),
+                "{what}: not run as Winograd"
+            );
+        })
+        .await?;
+        worst = worst.max(check_close(&got, &want, 1e-5, 1e-5, &what)?);
+    }
+    Ok(max_err(worst, "5 layers, one of them in 4 passes"))
 }
 
 async fn conv_writes_and_reads_slices(gpu: &Gpu) -> CaseResult {

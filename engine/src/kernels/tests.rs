@@ -33,7 +33,7 @@ case_tests!(
     dilated_conv_with_residual_after_act_matches_cpu,
     conv_over_a_pair_matches_cpu_concat,
     conv_writes_and_reads_slices,
-    winograd_conv_in_several_passes_matches_cpu,
+    winograd_conv_matches_cpu_on_awkward_shapes_and_in_passes,
     decoder_concat_is_read_from_its_sources,
     maxpool_matches_cpu,
     resize_matches_pytorch_semantics,
@@ -144,7 +144,11 @@ fn every_shader_instantiation_passes_naga() {
         }
     }
     // The Winograd GEMM: a 1x1 direct kernel with one weight matrix per image.
-    let plain = ConvInput::Plain { t: dummy, off: 0, bs: 0 };
+    let plain = ConvInput::Plain {
+        t: dummy,
+        off: 0,
+        bs: 0,
+    };
     kernels.push(conv::kernel_with(
         conv::ConvVariant::Direct { tn: 4, r: 2 },
         1,

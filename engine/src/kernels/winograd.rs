@@ -27,9 +27,23 @@ use crate::plan::{ConstId, Graph, Res, Role};
 /// the extra memory stays modest.
 pub const PASS_WORDS: usize = 4 << 20;
 
-/// Whether a call can run as Winograd: 3x3, undilated.
+/// Whether a call runs as Winograd: 3x3, undilated, and where it pays.
+///
+/// The transforms cost per pixel in proportion to `cin + cout` (memory
+/// traffic, which CPU rasterisers pay per lane), the GEMM saves in proportion
+/// to `cin * cout`; and a map of fewer than 128 tiles leaves the GEMM too few
+/// pixels per invocation. Measured on lavapipe (`icnet bench`, same session):
+/// VGG16's 64- to 256-channel layers at 224x224 to 28x28 ran 1.6-2.6x faster,
+/// its 512-channel 14x14 layers 1.2x slower, and U²-Netp's 32 -> 64 layers at
+/// 320x320 slower too.
 pub fn applies(c: &ConvCall) -> bool {
-    c.layer.k == 3 && c.layer.dilation == 1
+    let (ci, co) = (c.layer.cin, c.layer.cout);
+    let tiles = c.h.div_ceil(2) * c.w.div_ceil(2);
+    c.layer.k == 3
+        && c.layer.dilation == 1
+        && ci.min(co) >= 32
+        && ci * co >= 24 * (ci + co)
+        && tiles >= 128
 }
 
 /// `U = G g Gᵀ` for every (input, output) channel pair, laid out for the
@@ -38,7 +52,12 @@ pub fn applies(c: &ConvCall) -> bool {
 pub fn transform_weights(w: &[f32], cin: usize, cout: usize) -> Vec<f32> {
     let co4 = cout.div_ceil(4) * 4;
     assert_eq!(w.len(), cin * 9 * co4);
-    const G: [[f64; 3]; 4] = [[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]];
+    const G: [[f64; 3]; 4] = [
+        [1.0, 0.0, 0.0],
+        [0.5, 0.5, 0.5],
+        [0.5, -0.5, 0.5],
+        [0.0, 0.0, 1.0],
+    ];
     let mut u = vec![0f32; 16 * cin * co4];
     for ci in 0..cin {
         for o in 0..cout {
@@ -85,13 +104,24 @@ pub fn push(g: &mut Graph, tn: u32, r: u32, c: &ConvCall) {
     let per_tile = 16 * l.cin.max(l.cout);
     // Images per pass, then tiles per pass when one image is too big.
     let imgs = (PASS_WORDS / (per_tile * tiles)).clamp(1, c.images);
-    let tile_pass = if imgs == 1 { (PASS_WORDS / per_tile).min(tiles) } else { tiles };
+    let tile_pass = if imgs == 1 {
+        (PASS_WORDS / per_tile).min(tiles)
+    } else {
+        tiles
+    };
     let (in_off, in_bs, map_bs) = match c.input {
         ConvInput::Plain { off, bs, .. } => (off, bs, 0),
         ConvInput::Concat { .. } => (0, (32 * h * w) as u32, (h * w) as u32),
-        ConvInput::Pair { ca, .. } => (0, ca * (h * w) as u32, (l.cin - ca as usize) as u32 * (h * w) as u32),
+        ConvInput::Pair { ca, .. } => (
+            0,
+            ca * (h * w) as u32,
+            (l.cin - ca as usize) as u32 * (h * w) as u32,
+        ),
     };
-    let (res_off, res_bs) = c.residual.map(|(_, o, b)| (o as u32, b as u32)).unwrap_or((0, 0));
+    let (res_off, res_bs) = c
+        .residual
+        .map(|(_, o, b)| (o as u32, b as u32))
+        .unwrap_or((0, 0));
     let residual = match (c.residual, c.residual_after_act) {
         (None, _) => Residual::None,
         (Some(_), false) => Residual::BeforeAct,
@@ -197,7 +227,13 @@ pub fn output_kernel(residual: Residual, act: Act) -> Kernel {
 
 /// CPU reference of the decomposition (transforms in f64): what the three
 /// steps compute, to test the transform maths apart from the GPU.
-pub fn cpu_winograd(x: &[f32], images: usize, h: usize, w: usize, cw: &crate::weights::ConvWeights) -> Vec<f32> {
+pub fn cpu_winograd(
+    x: &[f32],
+    images: usize,
+    h: usize,
+    w: usize,
+    cw: &crate::weights::ConvWeights,
+) -> Vec<f32> {
     let (cin, cout) = (cw.in_ch, cw.out_ch);
     let co4 = cout.div_ceil(4) * 4;
     let mut wk = vec![0f32; cin * 9 * co4];
@@ -229,7 +265,9 @@ pub fn cpu_winograd(x: &[f32], images: usize, h: usize, w: usize, cw: &crate::we
                             *v = px(n, ci, (2 * ty + r) as isize - 1, (2 * tx + c) as isize - 1);
                         }
                     }
-                    let cols: Vec<[f64; 4]> = (0..4).map(|c| bt([d[0][c], d[1][c], d[2][c], d[3][c]])).collect();
+                    let cols: Vec<[f64; 4]> = (0..4)
+                        .map(|c| bt([d[0][c], d[1][c], d[2][c], d[3][c]]))
+                        .collect();
                     let mut v = [0f64; 16];
                     for r in 0..4 {
                         let row = bt([cols[0][r], cols[1][r], cols[2][r], cols[3][r]]);
@@ -250,7 +288,8 @@ pub fn cpu_winograd(x: &[f32], images: usize, h: usize, w: usize, cw: &crate::we
                         for (b, val) in yv.iter().enumerate() {
                             let (y, xx) = (2 * ty + a, 2 * tx + b);
                             if y < h && xx < w {
-                                out[((n * cout + o) * h + y) * w + xx] = (val + cw.bias[o] as f64) as f32;
+                                out[((n * cout + o) * h + y) * w + xx] =
+                                    (val + cw.bias[o] as f64) as f32;
                             }
                         }
                     }
@@ -273,7 +312,12 @@ mod tests {
             s = s.wrapping_mul(1664525).wrapping_add(1013904223);
             (s >> 8) as f32 / 16777216.0 - 0.5
         };
-        for (n, cin, cout, h, w) in [(1, 3, 5, 7, 9), (2, 6, 4, 1, 1), (1, 2, 9, 4, 3), (1, 5, 1, 2, 6)] {
+        for (n, cin, cout, h, w) in [
+            (1, 3, 5, 7, 9),
+            (2, 6, 4, 1, 1),
+            (1, 2, 9, 4, 3),
+            (1, 5, 1, 2, 6),
+        ] {
             let cw = ConvWeights {
                 out_ch: cout,
                 in_ch: cin,
@@ -285,7 +329,10 @@ mod tests {
             let want = conv::cpu_conv(&x, n, h, w, &cw, None, Act::None);
             let got = cpu_winograd(&x, n, h, w, &cw);
             for (a, b) in got.iter().zip(&want) {
-                assert!((a - b).abs() < 1e-5, "{n}x{cin}->{cout} {h}x{w}: {a} vs {b}");
+                assert!(
+                    (a - b).abs() < 1e-5,
+                    "{n}x{cin}->{cout} {h}x{w}: {a} vs {b}"
+                );
             }
         }
     }
