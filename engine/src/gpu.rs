@@ -22,6 +22,16 @@ pub struct GpuOptions {
     pub max_binding_bytes: Option<u64>,
     /// Clamp `max_buffer_size` to this many bytes.
     pub max_buffer_bytes: Option<u64>,
+    /// Keep the driver's compiled pipelines in this folder between processes
+    /// (where the adapter supports pipeline caches: Vulkan), so that a second
+    /// run skips shader compilation. `None`: no cache.
+    pub pipeline_cache_dir: Option<std::path::PathBuf>,
+}
+
+/// The driver's pipeline cache and the file it is kept in.
+struct DiskCache {
+    cache: wgpu::PipelineCache,
+    path: std::path::PathBuf,
 }
 
 /// A device and queue plus what we know about the adapter they came from.
@@ -37,6 +47,7 @@ pub struct Gpu {
     /// compilation is slow (SwiftShader in Chromium: seconds per large
     /// convolution kernel).
     pipelines: Mutex<HashMap<String, wgpu::ComputePipeline>>,
+    disk_cache: Option<DiskCache>,
 }
 
 /// One line per adapter for `icnet info`.
@@ -121,10 +132,26 @@ impl Gpu {
         if let Some(b) = opts.max_buffer_bytes {
             limits.max_buffer_size = limits.max_buffer_size.min(b);
         }
+        // wgpu names the cache by adapter (vendor and device id); wgpu and
+        // the driver check the driver version in the data and start empty
+        // when it does not match.
+        let cache_path = match (&opts.pipeline_cache_dir, wgpu::util::pipeline_cache_key(&info)) {
+            (Some(dir), Some(key))
+                if adapter.features().contains(wgpu::Features::PIPELINE_CACHE) =>
+            {
+                Some(dir.join(format!("{key}.bin")))
+            }
+            _ => None,
+        };
+        let features = if cache_path.is_some() {
+            wgpu::Features::PIPELINE_CACHE
+        } else {
+            wgpu::Features::empty()
+        };
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("icnet"),
-                required_features: wgpu::Features::empty(),
+                required_features: features,
                 required_limits: limits.clone(),
                 ..Default::default()
             })
@@ -135,13 +162,55 @@ impl Gpu {
                     info.name
                 ))
             })?;
+        let disk_cache = cache_path.map(|path| {
+            let data = std::fs::read(&path).ok().and_then(|f| cache_file::unwrap(&f).map(<[u8]>::to_vec));
+            // SAFETY: `data` is what `PipelineCache::get_data` returned in an
+            // earlier process (`save_pipeline_cache`), read back only if its
+            // checksum matches, so a truncated or damaged file is never passed
+            // on; wgpu then checks its header (backend, adapter, driver
+            // version, length) and `fallback` starts an empty cache otherwise.
+            let cache = unsafe {
+                device.create_pipeline_cache(&wgpu::PipelineCacheDescriptor {
+                    label: Some("icnet pipelines"),
+                    data: data.as_deref(),
+                    fallback: true,
+                })
+            };
+            DiskCache { cache, path }
+        });
         Ok(Gpu {
             device,
             queue,
             info,
             limits,
             pipelines: Mutex::new(HashMap::new()),
+            disk_cache,
         })
+    }
+
+    /// Writes the pipeline cache back to its file (through a temporary file
+    /// and a rename, so a concurrent run never reads half a file). Returns the
+    /// file, or `None` where there is no cache.
+    pub fn save_pipeline_cache(&self) -> Result<Option<std::path::PathBuf>> {
+        let Some(d) = &self.disk_cache else {
+            return Ok(None);
+        };
+        let Some(data) = d.cache.get_data() else {
+            return Ok(None);
+        };
+        let fail = |e: std::io::Error| {
+            Error::Device(format!("could not save the pipeline cache {}: {e}", d.path.display()))
+        };
+        if let Some(dir) = d.path.parent() {
+            std::fs::create_dir_all(dir).map_err(fail)?;
+        }
+        let tmp = d.path.with_extension(format!("tmp{}", std::process::id()));
+        std::fs::write(&tmp, cache_file::wrap(&data)).map_err(fail)?;
+        std::fs::rename(&tmp, &d.path).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            fail(e)
+        })?;
+        Ok(Some(d.path.clone()))
     }
 
     /// Blocking convenience for native code.
@@ -173,7 +242,7 @@ impl Gpu {
                 module: &module,
                 entry_point: Some("main"),
                 compilation_options: Default::default(),
-                cache: None,
+                cache: self.disk_cache.as_ref().map(|d| &d.cache),
             });
         cache.insert(src, p.clone());
         p
@@ -197,5 +266,50 @@ impl Gpu {
             "{} ({:?}, {:?})",
             self.info.name, self.info.backend, self.info.device_type
         )
+    }
+}
+
+/// The pipeline cache file: a magic, the FNV-1a hash and length of the data,
+/// then the data as wgpu returned it.
+mod cache_file {
+    const MAGIC: &[u8; 8] = b"icnetpc1";
+
+    fn fnv1a(data: &[u8]) -> u64 {
+        data.iter().fold(0xcbf29ce484222325u64, |h, &b| {
+            (h ^ b as u64).wrapping_mul(0x100000001b3)
+        })
+    }
+
+    pub fn wrap(data: &[u8]) -> Vec<u8> {
+        let mut out = MAGIC.to_vec();
+        out.extend_from_slice(&fnv1a(data).to_le_bytes());
+        out.extend_from_slice(&(data.len() as u64).to_le_bytes());
+        out.extend_from_slice(data);
+        out
+    }
+
+    /// The data, if the file is whole and unchanged.
+    pub fn unwrap(file: &[u8]) -> Option<&[u8]> {
+        let rest = file.strip_prefix(MAGIC.as_slice())?;
+        let (hash, rest) = rest.split_first_chunk::<8>()?;
+        let (len, data) = rest.split_first_chunk::<8>()?;
+        (u64::from_le_bytes(*len) == data.len() as u64 && u64::from_le_bytes(*hash) == fnv1a(data))
+            .then_some(data)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn damaged_cache_files_are_refused() {
+            let data = b"some driver data".to_vec();
+            let file = super::wrap(&data);
+            assert_eq!(super::unwrap(&file), Some(&data[..]));
+            assert_eq!(super::unwrap(&file[..file.len() - 1]), None, "truncated");
+            let mut flipped = file.clone();
+            *flipped.last_mut().unwrap() ^= 1;
+            assert_eq!(super::unwrap(&flipped), None, "changed");
+            assert_eq!(super::unwrap(b"icnetpc1"), None, "header only");
+            assert_eq!(super::unwrap(&data), None, "not ours");
+        }
     }
 }

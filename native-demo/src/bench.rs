@@ -80,6 +80,7 @@ pub fn bench(a: &BenchArgs) -> Result<ExitCode, String> {
         bench_size(&mut engine, n as usize, a.dispatches)
             .map_err(|e| format!("group size {n}: {e}"))?;
     }
+    device::save_pipeline_cache(&engine.gpu);
     Ok(ExitCode::SUCCESS)
 }
 

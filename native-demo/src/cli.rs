@@ -218,7 +218,11 @@ pub struct DeviceArgs {
     /// Bound the activation memory of one chunk of images, in MiB (smaller chunks).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub memory_budget_mib: Option<u64>,
-    /// Convolution kernel: direct-TNxOC (e.g. direct-4x8) or tiled; default: the fastest measured at start-up.
+    /// Do not keep compiled GPU pipelines between runs (by default they are kept in
+    /// $XDG_CACHE_HOME/icnet-webgpu, else ~/.cache/icnet-webgpu, where the driver supports it).
+    #[arg(long)]
+    pub no_pipeline_cache: bool,
+    /// Convolution kernel: direct-TNxOC (e.g. direct-4x8), winograd-TNxOC or tiled; default: the fastest measured at start-up.
     #[arg(long, value_name = "VARIANT", value_parser = parse_variant)]
     pub conv_variant: Option<ConvVariant>,
 }
@@ -238,7 +242,7 @@ fn parse_saliency(s: &str) -> Result<SaliencyModel, String> {
 
 fn parse_variant(s: &str) -> Result<ConvVariant, String> {
     ConvVariant::parse(s).ok_or_else(|| {
-        format!("\"{s}\" is not a conv variant; use direct-TNxOC (TN 1..8, OC a multiple of 4 up to 32, e.g. direct-4x8) or tiled")
+        format!("\"{s}\" is not a conv variant; use direct-TNxOC (TN 1..32, OC a multiple of 4 up to 64, e.g. direct-4x8), winograd-TNxOC (Winograd F(2x2,3x3) for the wide 3x3 layers, direct-TNxOC for the rest) or tiled")
     })
 }
 

@@ -15,6 +15,28 @@ pub fn gpu_options(a: &DeviceArgs) -> GpuOptions {
         low_power: a.low_power,
         max_binding_bytes: a.max_binding_mib.map(|m| m.saturating_mul(MIB)),
         max_buffer_bytes: a.max_buffer_mib.map(|m| m.saturating_mul(MIB)),
+        pipeline_cache_dir: if a.no_pipeline_cache {
+            None
+        } else {
+            pipeline_cache_dir()
+        },
+    }
+}
+
+/// Where compiled pipelines are kept: the user's cache folder (XDG), if there is one.
+fn pipeline_cache_dir() -> Option<std::path::PathBuf> {
+    let base = match std::env::var_os("XDG_CACHE_HOME") {
+        Some(d) if !d.is_empty() => std::path::PathBuf::from(d),
+        _ => std::path::PathBuf::from(std::env::var_os("HOME")?).join(".cache"),
+    };
+    Some(base.join("icnet-webgpu"))
+}
+
+/// Saves the pipeline cache; a failure only costs the next run its compile
+/// time, so it is a warning.
+pub fn save_pipeline_cache(gpu: &Gpu) {
+    if let Err(e) = gpu.save_pipeline_cache() {
+        eprintln!("warning: {}", clause(e));
     }
 }
 

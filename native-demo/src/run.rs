@@ -386,6 +386,9 @@ pub fn run(a: &RunArgs) -> Result<ExitCode, String> {
             ran_without.join(", ")
         ));
     }
+    if let Some((e, _)) = &engine.engine {
+        device::save_pipeline_cache(&e.gpu);
+    }
     if failed.is_empty() && ran_without.is_empty() {
         let mut wrote = format!("maps in {}", a.out.display());
         if let Some(p) = &a.pictures {

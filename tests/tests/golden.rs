@@ -12,10 +12,16 @@
 
 use icnet_conformance::*;
 use icnet_engine::engine::{Engine, EngineOptions, RunRequest};
+use icnet_engine::kernels::conv::ConvVariant;
 use icnet_engine::gpu::{Gpu, GpuOptions};
 use icnet_engine::testweights::scaled_weights;
 
 fn engine(budget: Option<u64>) -> Engine {
+    engine_with(budget, None)
+}
+
+/// An engine with a given convolution variant (`None`: measured).
+fn engine_with(budget: Option<u64>, variant: Option<ConvVariant>) -> Engine {
     let gpu = Gpu::new_blocking(&GpuOptions::default())
         .expect("a GPU adapter (lavapipe on CPU-only machines)");
     let weights = scaled_weights(0).expect("test weights");
@@ -23,7 +29,7 @@ fn engine(budget: Option<u64>) -> Engine {
         gpu,
         weights,
         EngineOptions {
-            variant: None,
+            variant,
             memory_budget: budget,
             ..Default::default()
         },
@@ -123,8 +129,13 @@ fn chunked_and_whole_group_plans_agree() {
         5,
         "lavapipe binds 128 MiB: the whole group fits one chunk"
     );
-    // A budget for two images per chunk: chunks of 2, 2, 1.
-    let mut chunked = engine(Some(2 * icnet_engine::network::CHUNK_BYTES_PER_IMAGE));
+    // A budget for two images per chunk: chunks of 2, 2, 1; the same kernels
+    // (timing both engines could pick different variants, which sum in
+    // different orders).
+    let mut chunked = engine_with(
+        Some(2 * icnet_engine::network::CHUNK_BYTES_PER_IMAGE),
+        Some(whole.variant),
+    );
     assert_eq!(chunked.chunk_size(5), 2);
     assert_eq!(chunked.plan_info(5).unwrap().chunks, 3);
     let a = whole

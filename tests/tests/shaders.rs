@@ -15,6 +15,7 @@ fn every_network_kernel_validates() {
         ConvVariant::Direct { tn: 4, r: 2 },
         ConvVariant::Direct { tn: 2, r: 4 },
         ConvVariant::Tiled,
+        ConvVariant::Winograd { tn: 4, r: 2 },
     ] {
         for inject in [false, true] {
             let net = build(

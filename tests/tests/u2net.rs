@@ -147,6 +147,7 @@ fn session_pipeline_count_matches_the_variant_choice_constant() {
         ConvVariant::Direct { tn: 4, r: 2 },
         ConvVariant::Tiled,
         ConvVariant::Winograd { tn: 16, r: 8 },
+        ConvVariant::Winograd { tn: 8, r: 4 },
     ] {
         let u2 = SaliencyNet::new(&gpu, SaliencyModel::U2Netp, &u2w, variant).expect("compile");
         let net = icnet_engine::csa::build(&vgg, 2, 2, variant);
