@@ -135,7 +135,10 @@ impl Gpu {
         // wgpu names the cache by adapter (vendor and device id); wgpu and
         // the driver check the driver version in the data and start empty
         // when it does not match.
-        let cache_path = match (&opts.pipeline_cache_dir, wgpu::util::pipeline_cache_key(&info)) {
+        let cache_path = match (
+            &opts.pipeline_cache_dir,
+            wgpu::util::pipeline_cache_key(&info),
+        ) {
             (Some(dir), Some(key))
                 if adapter.features().contains(wgpu::Features::PIPELINE_CACHE) =>
             {
@@ -163,7 +166,9 @@ impl Gpu {
                 ))
             })?;
         let disk_cache = cache_path.map(|path| {
-            let data = std::fs::read(&path).ok().and_then(|f| cache_file::unwrap(&f).map(<[u8]>::to_vec));
+            let data = std::fs::read(&path)
+                .ok()
+                .and_then(|f| cache_file::unwrap(&f).map(<[u8]>::to_vec));
             // SAFETY: `data` is what `PipelineCache::get_data` returned in an
             // earlier process (`save_pipeline_cache`), read back only if its
             // checksum matches, so a truncated or damaged file is never passed
@@ -199,7 +204,10 @@ impl Gpu {
             return Ok(None);
         };
         let fail = |e: std::io::Error| {
-            Error::Device(format!("could not save the pipeline cache {}: {e}", d.path.display()))
+            Error::Device(format!(
+                "could not save the pipeline cache {}: {e}",
+                d.path.display()
+            ))
         };
         if let Some(dir) = d.path.parent() {
             std::fs::create_dir_all(dir).map_err(fail)?;

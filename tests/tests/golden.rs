@@ -12,8 +12,8 @@
 
 use icnet_conformance::*;
 use icnet_engine::engine::{Engine, EngineOptions, RunRequest};
-use icnet_engine::kernels::conv::ConvVariant;
 use icnet_engine::gpu::{Gpu, GpuOptions};
+use icnet_engine::kernels::conv::ConvVariant;
 use icnet_engine::testweights::scaled_weights;
 
 fn engine(budget: Option<u64>) -> Engine {
