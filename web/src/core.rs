@@ -307,7 +307,7 @@ impl Core {
         let forced_variant = match variant {
             Some(v) => Some(ConvVariant::parse(v).ok_or_else(|| {
                 format!(
-                    "\"{v}\" is not a convolution variant (e.g. direct-16x32, direct-8x16, tiled)."
+                    "\"{v}\" is not a convolution variant (e.g. direct-16x32, direct-8x16, winograd-8x16, tiled)."
                 )
             })?),
             None => None,
