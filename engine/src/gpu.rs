@@ -212,7 +212,12 @@ impl Gpu {
         if let Some(dir) = d.path.parent() {
             std::fs::create_dir_all(dir).map_err(fail)?;
         }
-        let tmp = d.path.with_extension(format!("tmp{}", std::process::id()));
+        // Unique per process and per save, so concurrent saves never share a temporary file.
+        static SAVES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = SAVES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = d
+            .path
+            .with_extension(format!("tmp{}-{n}", std::process::id()));
         std::fs::write(&tmp, cache_file::wrap(&data)).map_err(fail)?;
         std::fs::rename(&tmp, &d.path).map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
