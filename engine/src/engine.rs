@@ -29,6 +29,13 @@ pub struct EngineOptions {
     /// the variant choice weighs pipeline compilation against run time
     /// ([`VariantTiming::session_s`]); without it, run time alone decides.
     pub expected_photos: Option<usize>,
+    /// Timings of [`TUNE_CANDIDATES`] measured earlier on this adapter (by
+    /// [`tune_conv`]); with them the variant is chosen without measuring.
+    /// Why: measurements vary run to run, and a variant picked afresh by
+    /// each process could differ from the last one, so the same command
+    /// could give maps that differ in the last bit. Reusing one measurement
+    /// keeps repeated runs identical and skips the start-up measurement.
+    pub timings: Option<Vec<VariantTiming>>,
 }
 
 /// What a compiled plan looks like, for reports.
@@ -101,7 +108,8 @@ pub struct Engine {
     pub gpu: Gpu,
     pub model: Model,
     pub variant: ConvVariant,
-    /// Variant timings measured at start-up (empty when the variant was given).
+    /// The variant timings the choice was made from, measured at start-up
+    /// or given in [`EngineOptions::timings`] (empty when the variant was given).
     pub tuning: Vec<VariantTiming>,
     opts: EngineOptions,
     compiled: Option<Compiled>,
@@ -121,12 +129,15 @@ impl Engine {
     }
 
     /// An engine running `model`; measures the convolution variants on this
-    /// adapter unless `opts.variant` names one.
+    /// adapter unless `opts.variant` names one or `opts.timings` holds them.
     pub async fn with_model_async(gpu: Gpu, model: Model, opts: EngineOptions) -> Result<Engine> {
         model.preprocess()?;
-        let (variant, tuning) = match opts.variant {
-            Some(v) => (v, Vec::new()),
-            None => {
+        let (variant, tuning) = match (opts.variant, &opts.timings) {
+            (Some(v), _) => (v, Vec::new()),
+            (None, Some(t)) if !t.is_empty() => {
+                (choose_variant(t, opts.expected_photos), t.clone())
+            }
+            (None, _) => {
                 let t = tune_conv_async(&gpu).await?;
                 (choose_variant(&t, opts.expected_photos), t)
             }
@@ -478,16 +489,18 @@ pub fn tune_conv(gpu: &Gpu) -> Result<Vec<VariantTiming>> {
     pollster::block_on(tune_conv_async(gpu))
 }
 
+/// The variants [`tune_conv`] measures, in its order.
+pub const TUNE_CANDIDATES: [ConvVariant; 6] = [
+    ConvVariant::Direct { tn: 16, r: 8 },
+    ConvVariant::Direct { tn: 8, r: 4 },
+    ConvVariant::Direct { tn: 4, r: 2 },
+    ConvVariant::Tiled,
+    ConvVariant::Winograd { tn: 16, r: 8 },
+    ConvVariant::Winograd { tn: 8, r: 4 },
+];
+
 /// [`tune_conv`] for async callers.
 pub async fn tune_conv_async(gpu: &Gpu) -> Result<Vec<VariantTiming>> {
-    let candidates = [
-        ConvVariant::Direct { tn: 16, r: 8 },
-        ConvVariant::Direct { tn: 8, r: 4 },
-        ConvVariant::Direct { tn: 4, r: 2 },
-        ConvVariant::Tiled,
-        ConvVariant::Winograd { tn: 16, r: 8 },
-        ConvVariant::Winograd { tn: 8, r: 4 },
-    ];
     let (c, h) = (TUNE_C, TUNE_H);
     let cw = ConvWeights {
         out_ch: c,
@@ -509,7 +522,7 @@ pub async fn tune_conv_async(gpu: &Gpu) -> Result<Vec<VariantTiming>> {
             .await?;
     }
     let mut results = Vec::new();
-    for v in candidates {
+    for v in TUNE_CANDIDATES {
         let mut g = Graph::new();
         let x = g.tensor("x", c * h * h, Role::Input);
         let y = g.tensor("y", c * h * h, Role::Output);

@@ -45,6 +45,30 @@ pub fn write_with(path: &Path, fill: impl FnOnce(&mut File) -> io::Result<()>) -
     result
 }
 
+/// Writes `bytes` to `path` only if there is no file there yet, atomically:
+/// the complete temporary file is hard-linked to `path`, which fails if
+/// `path` exists, so of several processes racing to create it exactly one
+/// wins and none sees half a file. Returns whether this call created it.
+/// Where the file system has no hard links, falls back to a rename after a
+/// check (a small window in which a racing writer's file can be replaced).
+pub fn create_new(path: &Path, bytes: &[u8]) -> io::Result<bool> {
+    let tmp = temp_path(path);
+    let result = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        match fs::hard_link(&tmp, path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+            Err(_) if path.exists() => Ok(false),
+            Err(_) => fs::rename(&tmp, path).map(|()| true),
+        }
+    })();
+    let _ = fs::remove_file(&tmp);
+    result
+}
+
 /// [`write`] with the error as a clause that names the file.
 pub fn write_or_say(path: &Path, bytes: &[u8]) -> Result<(), String> {
     write(path, bytes).map_err(|e| format!("could not write {}: {e}", path.display()))
@@ -53,6 +77,17 @@ pub fn write_or_say(path: &Path, bytes: &[u8]) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn create_new_never_replaces_a_file() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("tuning.json");
+        assert!(create_new(&p, b"first").unwrap());
+        assert!(!create_new(&p, b"second").unwrap());
+        assert_eq!(fs::read(&p).unwrap(), b"first");
+        let names: Vec<_> = fs::read_dir(t.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "no temporary file is left");
+    }
 
     #[test]
     fn replaces_the_file_and_leaves_no_temporary() {

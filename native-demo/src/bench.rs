@@ -48,7 +48,7 @@ pub fn bench(a: &BenchArgs) -> Result<ExitCode, String> {
         None => None,
     };
     // Benchmarks measure steady-state kernels: the fastest variant to run.
-    let mut engine = device::open_engine(&a.device, model, None)?;
+    let mut engine = device::open_engine(&a.device, model, None, device::Timings::Measure)?;
     out(&format!("adapter: {}", engine.gpu.describe()));
     if !engine.tuning.is_empty() {
         out(&format!("conv variant tuning ({TUNE_LAYER}):"));

@@ -219,9 +219,15 @@ pub struct DeviceArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub memory_budget_mib: Option<u64>,
     /// Do not keep compiled GPU pipelines between runs (by default they are kept in
-    /// $XDG_CACHE_HOME/icnet-webgpu, else ~/.cache/icnet-webgpu, where the driver supports it).
+    /// $ICNET_CACHE_DIR, else $XDG_CACHE_HOME/icnet-webgpu, else ~/.cache/icnet-webgpu,
+    /// where the driver supports it).
     #[arg(long)]
     pub no_pipeline_cache: bool,
+    /// Measure the convolution variants again and keep the new timings (by default
+    /// `run` reuses the timings kept by the first run on this adapter, in the same
+    /// folder, so that repeated runs give identical maps).
+    #[arg(long, conflicts_with = "conv_variant")]
+    pub retune: bool,
     /// Convolution kernel: direct-TNxOC (e.g. direct-4x8), winograd-TNxOC or tiled; default: the fastest measured at start-up.
     #[arg(long, value_name = "VARIANT", value_parser = parse_variant)]
     pub conv_variant: Option<ConvVariant>,
@@ -403,5 +409,13 @@ mod tests {
         assert_eq!(b.sizes, vec![1, 6, 12]);
         assert!(Cli::try_parse_from(["icnet", "bench", "--sizes", "0"]).is_err());
         assert!(Cli::try_parse_from(["icnet", "bench", "--conv-variant", "fast"]).is_err());
+    }
+
+    #[test]
+    fn retune_measures_so_it_cannot_come_with_a_variant() {
+        let run = ["icnet", "run", "imgs", "--out", "o", "--retune"];
+        assert!(Cli::try_parse_from(run).is_ok());
+        let both = [&run[..], &["--conv-variant", "tiled"]].concat();
+        assert!(Cli::try_parse_from(both).is_err());
     }
 }

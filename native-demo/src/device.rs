@@ -2,10 +2,14 @@
 //! report (adapter, limits, convolution variant) on stderr: results depend on
 //! the adapter and the chosen kernel, so every run says which it used.
 
+use std::path::PathBuf;
+
+use icnet_engine::engine::tune_conv;
 use icnet_engine::{Engine, EngineOptions, Gpu, GpuOptions, Model};
 
 use crate::cli::DeviceArgs;
 use crate::text::{clause, mib, secs};
+use crate::tuning;
 
 const MIB: u64 = 1 << 20;
 
@@ -18,18 +22,33 @@ pub fn gpu_options(a: &DeviceArgs) -> GpuOptions {
         pipeline_cache_dir: if a.no_pipeline_cache {
             None
         } else {
-            pipeline_cache_dir()
+            cache_dir()
         },
     }
 }
 
-/// Where compiled pipelines are kept: the user's cache folder (XDG), if there is one.
-fn pipeline_cache_dir() -> Option<std::path::PathBuf> {
-    let base = match std::env::var_os("XDG_CACHE_HOME") {
-        Some(d) if !d.is_empty() => std::path::PathBuf::from(d),
-        _ => std::path::PathBuf::from(std::env::var_os("HOME")?).join(".cache"),
+/// Where compiled pipelines and variant timings are kept: $ICNET_CACHE_DIR,
+/// else the user's cache folder (XDG), if there is one.
+fn cache_dir() -> Option<PathBuf> {
+    let set = |name| std::env::var_os(name).filter(|d| !d.is_empty());
+    if let Some(d) = set("ICNET_CACHE_DIR") {
+        return Some(PathBuf::from(d));
+    }
+    let base = match set("XDG_CACHE_HOME") {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(set("HOME")?).join(".cache"),
     };
     Some(base.join("icnet-webgpu"))
+}
+
+/// How `open_engine` gets the variant timings when no variant is given.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Timings {
+    /// Those kept from an earlier run on this adapter (`run`), measured and
+    /// kept if there are none.
+    Reuse,
+    /// A fresh measurement (`bench`, which reports it), kept only if none is.
+    Measure,
 }
 
 /// Saves the pipeline cache; a failure only costs the next run its compile
@@ -47,6 +66,7 @@ pub fn open_engine(
     a: &DeviceArgs,
     model: Model,
     expected_photos: Option<usize>,
+    how: Timings,
 ) -> Result<Engine, String> {
     let gpu = Gpu::new_blocking(&gpu_options(a)).map_err(clause)?;
     eprintln!(
@@ -60,9 +80,35 @@ pub fn open_engine(
         mib(gpu.limits.max_storage_buffer_binding_size),
         mib(gpu.limits.max_buffer_size)
     );
-    if a.conv_variant.is_none() {
-        eprintln!("conv variant: measuring the candidates on this adapter ...");
-    }
+    let kept_in = cache_dir().map(|d| tuning::file(&d, &gpu));
+    let mut reused = None;
+    let timings = if a.conv_variant.is_some() {
+        None
+    } else {
+        let kept = match (&kept_in, how, a.retune) {
+            (Some(f), Timings::Reuse, false) => tuning::load(f, &gpu),
+            _ => None,
+        };
+        if kept.is_some() {
+            reused = kept_in.clone();
+            kept
+        } else {
+            eprintln!("conv variant: measuring the candidates on this adapter ...");
+            let fresh = tune_conv(&gpu).map_err(clause)?;
+            Some(match &kept_in {
+                Some(f) => {
+                    let kept = tuning::keep(f, &gpu, fresh.clone(), a.retune);
+                    // `bench` reports what it measured itself.
+                    if how == Timings::Measure {
+                        fresh
+                    } else {
+                        kept
+                    }
+                }
+                None => fresh,
+            })
+        }
+    };
     let engine = Engine::with_model(
         gpu,
         model,
@@ -70,6 +116,7 @@ pub fn open_engine(
             variant: a.conv_variant,
             memory_budget: a.memory_budget_mib.map(|m| m.saturating_mul(MIB)),
             expected_photos,
+            timings,
         },
     )
     .map_err(clause)?;
@@ -95,8 +142,15 @@ pub fn open_engine(
             Some(n) => format!("cheapest for {n} photos, compilation included"),
             None => "fastest".to_string(),
         };
+        let (when, kept) = match &reused {
+            Some(f) => (
+                "measured by an earlier run",
+                format!("; kept in {}, --retune measures again", f.display()),
+            ),
+            None => ("measured", String::new()),
+        };
         eprintln!(
-            "conv variant: {} ({why}; measured: {})",
+            "conv variant: {} ({why}; {when}: {}{kept})",
             engine.variant.label(),
             all.join(", ")
         );

@@ -20,6 +20,7 @@ mod progress;
 mod report;
 mod run;
 mod text;
+mod tuning;
 
 use std::process::ExitCode;
 

@@ -62,7 +62,8 @@ struct LazyEngine<'a> {
 impl LazyEngine<'_> {
     fn get(&mut self) -> Result<&mut (Engine, Option<SaliencyNet>), String> {
         if let Some(m) = self.model.take() {
-            let engine = device::open_engine(self.args, m, Some(self.photos))?;
+            let engine =
+                device::open_engine(self.args, m, Some(self.photos), device::Timings::Reuse)?;
             let u2 = match self.u2_weights.take() {
                 Some((model, w)) => {
                     Some(SaliencyNet::new(&engine.gpu, model, &w, engine.variant).map_err(clause)?)

@@ -7,7 +7,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{assert_clean_failure, icnet, icnet_run, s, stderr};
+use common::{assert_clean_failure, icnet, icnet_run, icnet_run_cached, s, stderr};
 
 fn models() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
@@ -66,19 +66,42 @@ fn missing_models_and_contradictory_flags_are_clear_errors() {
     assert!(e.contains("--model csa"), "{e}");
 }
 
+/// The one file of variant timings in the cache folder, and its timings.
+fn kept_timings(cache: &Path) -> (PathBuf, Vec<serde_json::Value>) {
+    let files: Vec<PathBuf> = std::fs::read_dir(cache)
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("tuning-")
+        })
+        .collect();
+    assert_eq!(files.len(), 1, "one timings file per adapter: {files:?}");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&files[0]).unwrap()).unwrap();
+    let t = v["timings"].as_array().expect("timings").clone();
+    (files[0].clone(), t)
+}
+
+/// Also checks that runs share one measurement of the convolution variants
+/// (which is what makes the repeated run byte-identical: variants round
+/// differently in the last bit) and that a damaged timings file is measured again.
 #[test]
 fn default_pipeline_writes_maps_sisms_and_pictures_and_saved_sisms_reproduce_it() {
     let m = models();
     let t = tempfile::tempdir().unwrap();
     let root = photos(t.path());
-    let (out, sisms, pics) = (
+    let (out, sisms, pics, cache) = (
         t.path().join("out"),
         t.path().join("sisms"),
         t.path().join("pics"),
+        t.path().join("cache"),
     );
-    let o = icnet_run(
+    let o = icnet_run_cached(
         &root,
         &out,
+        &cache,
         &[
             "--models",
             s(&m),
@@ -94,6 +117,9 @@ fn default_pipeline_writes_maps_sisms_and_pictures_and_saved_sisms_reproduce_it(
         e.contains("SISMs: U²-Netp") && e.contains("trained by this project"),
         "{e}"
     );
+    assert!(e.contains("measuring the candidates"), "{e}");
+    let (timings_file, timings) = kept_timings(&cache);
+    assert_eq!(timings.len(), 6, "every candidate is kept: {timings:?}");
     for (stem, w, h) in [("windmill1", 232, 320), ("plier2", 162, 320)] {
         let map = image::open(out.join(format!("g/{stem}.png")))
             .unwrap()
@@ -116,8 +142,18 @@ fn default_pipeline_writes_maps_sisms_and_pictures_and_saved_sisms_reproduce_it(
     }
     // Feeding the saved SISMs back gives the same maps, byte for byte.
     let out2 = t.path().join("out2");
-    let o = icnet_run(&root, &out2, &["--models", s(&m), "--sisms", s(&sisms)]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = icnet_run_cached(
+        &root,
+        &out2,
+        &cache,
+        &["--models", s(&m), "--sisms", s(&sisms)],
+    );
+    let e = stderr(&o);
+    assert!(o.status.success(), "{e}");
+    assert!(
+        e.contains("measured by an earlier run") && !e.contains("measuring the candidates"),
+        "{e}"
+    );
     for stem in ["windmill1", "plier2"] {
         let a = std::fs::read(out.join(format!("g/{stem}.png"))).unwrap();
         let b = std::fs::read(out2.join(format!("g/{stem}.png"))).unwrap();
@@ -126,15 +162,24 @@ fn default_pipeline_writes_maps_sisms_and_pictures_and_saved_sisms_reproduce_it(
             "{stem}: --sisms with the saved SISMs must reproduce the map"
         );
     }
-    // The training-free model stays selectable and gives its own maps.
+    // The training-free model stays selectable and gives its own maps; the
+    // damaged timings file is measured again and replaced.
+    std::fs::write(&timings_file, b"{\"timings\": [").unwrap();
     let out3 = t.path().join("out3");
-    let o = icnet_run(
+    let o = icnet_run_cached(
         &root,
         &out3,
+        &cache,
         &["--models", s(&m), "--sisms", s(&sisms), "--model", "csa"],
     );
     let e = stderr(&o);
     assert!(o.status.success() && e.contains("model: csa"), "{e}");
+    assert!(e.contains("measuring the candidates"), "{e}");
+    assert_eq!(
+        kept_timings(&cache).1.len(),
+        6,
+        "the damaged file is replaced"
+    );
     let differ = ["windmill1", "plier2"].iter().any(|stem| {
         std::fs::read(out.join(format!("g/{stem}.png"))).unwrap()
             != std::fs::read(out3.join(format!("g/{stem}.png"))).unwrap()

@@ -877,6 +877,7 @@ fn options(variant: Option<ConvVariant>) -> EngineOptions {
         variant,
         memory_budget: Some(CHUNK_PHOTOS * CHUNK_BYTES_PER_IMAGE),
         expected_photos: Some(TYPICAL_GROUP),
+        timings: None,
     }
 }
 

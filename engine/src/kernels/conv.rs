@@ -6,6 +6,9 @@ use super::Kernel;
 use crate::plan::{ConstId, Graph, Res, TensorId};
 use crate::weights::ConvWeights;
 
+/// What every convolution template starts with (shared helpers and uniforms).
+pub const COMMON: &str = include_str!("../../../shaders/conv_common.wgsl");
+
 /// Activation applied in the epilogue (after the residual add).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Act {
@@ -270,10 +273,7 @@ pub(crate) fn kernel_with(
     let (res_decl, res_body) = residual_loader(residual, 4 + n_inputs);
     // COMMON goes first: the values below are then filled in inside it too.
     let mut defs = vec![
-        (
-            "COMMON",
-            include_str!("../../../shaders/conv_common.wgsl").to_string(),
-        ),
+        ("COMMON", COMMON.to_string()),
         ("K", k.to_string()),
         ("DIL", dilation.to_string()),
         ("EPILOGUE", epilogue(residual).to_string()),

@@ -41,6 +41,21 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("wino_out", include_str!("../../../shaders/wino_out.wgsl")),
 ];
 
+/// A hash of every shader's source (FNV-1a), to tell whether measurements
+/// of the kernels made by an earlier build still describe this one.
+pub fn shaders_fingerprint() -> u64 {
+    let texts = SHADERS
+        .iter()
+        .flat_map(|(name, src)| [*name, *src])
+        .chain([conv::COMMON]);
+    texts.fold(0xcbf29ce484222325u64, |h, text| {
+        // A 0xff between texts (never in UTF-8) keeps "ab"+"c" apart from "a"+"bc".
+        text.bytes()
+            .chain([0xff])
+            .fold(h, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3))
+    })
+}
+
 /// A shader plus its template values: what a pipeline is made from.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Kernel {

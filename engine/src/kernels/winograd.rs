@@ -65,9 +65,9 @@ pub fn transform_weights(w: &[f32], cin: usize, cout: usize) -> Vec<f32> {
             for r in 0..4 {
                 for c in 0..4 {
                     let mut s = 0f64;
-                    for ky in 0..3 {
-                        for kx in 0..3 {
-                            s += G[r][ky] * g(ky, kx) * G[c][kx];
+                    for (ky, gr) in G[r].iter().enumerate() {
+                        for (kx, gc) in G[c].iter().enumerate() {
+                            s += gr * g(ky, kx) * gc;
                         }
                     }
                     u[((r * 4 + c) * cin + ci) * co4 + o] = s as f32;

@@ -25,6 +25,18 @@ pub fn icnet_run(root: &Path, out: &Path, extra: &[&str]) -> Output {
     icnet(&args)
 }
 
+/// [`icnet_run`] keeping its pipeline cache and variant timings in `cache`
+/// (`ICNET_CACHE_DIR`) instead of the user's cache folder.
+pub fn icnet_run_cached(root: &Path, out: &Path, cache: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["run", s(root), "--out", s(out)];
+    args.extend_from_slice(extra);
+    Command::new(BIN)
+        .args(&args)
+        .env("ICNET_CACHE_DIR", cache)
+        .output()
+        .expect("could not start icnet")
+}
+
 /// A path as an argument.
 pub fn s(p: &Path) -> &str {
     p.to_str().expect("temp paths are UTF-8")
