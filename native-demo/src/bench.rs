@@ -15,12 +15,23 @@ use icnet_engine::u2net::{self, SaliencyModel, SaliencyNet};
 use icnet_engine::weights::{ConvSet, Weights};
 use icnet_engine::{testweights, Engine, Model, RunRequest};
 
+use serde_json::{json, Value};
+
+use crate::atomic;
 use crate::cli::{BenchArgs, ModelChoice};
 use crate::device;
 use crate::fetch_models;
 use crate::text::{clause, mib, out, secs};
 
 pub fn bench(a: &BenchArgs) -> Result<ExitCode, String> {
+    if let (Some(j), Some(w)) = (&a.json, &a.weights) {
+        if same_file(j, w) {
+            return Err(format!(
+                "--json {} is the weights file; name another file",
+                j.display()
+            ));
+        }
+    }
     let model = match a.model {
         ModelChoice::Icnet => {
             let weights = match &a.weights {
@@ -72,20 +83,56 @@ pub fn bench(a: &BenchArgs) -> Result<ExitCode, String> {
             engine.variant.label()
         ));
     }
-    if let Some((m, w)) = u2 {
-        bench_saliency(&engine, m, &w)?;
-    }
+    let saliency = match u2 {
+        Some((m, w)) => bench_saliency(&engine, m, &w)?,
+        None => Value::Null,
+    };
     out(&format!("\nco-saliency model: {}", engine.model.name()));
+    let mut groups = Vec::new();
     for &n in &a.sizes {
-        bench_size(&mut engine, n as usize, a.dispatches)
-            .map_err(|e| format!("group size {n}: {e}"))?;
+        groups.push(
+            bench_size(&mut engine, n as usize, a.dispatches)
+                .map_err(|e| format!("group size {n}: {e}"))?,
+        );
     }
     device::save_pipeline_cache(&engine.gpu);
+    if let Some(path) = &a.json {
+        let info = &engine.gpu.info;
+        let report = json!({
+            "adapter": info.name,
+            "backend": format!("{:?}", info.backend),
+            "driver": info.driver_info,
+            "conv_variant": engine.variant.label(),
+            "model": engine.model.name(),
+            "saliency": saliency,
+            "groups": groups,
+        });
+        let mut bytes = serde_json::to_vec_pretty(&report).expect("JSON of numbers and strings");
+        bytes.push(b'\n');
+        atomic::write_or_say(path, &bytes)?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
+/// Whether two paths name one existing file (or are spelled the same).
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    a == b
+        || matches!(
+            (a.canonicalize(), b.canonicalize()),
+            (Ok(x), Ok(y)) if x == y
+        )
+}
+
+/// Seconds of one call of `f` after `f` has run once (pipelines compiled,
+/// buffers allocated): the steady state a long session sees.
+fn steady_s<T>(mut f: impl FnMut() -> Result<T, String>) -> Result<f64, String> {
+    let t0 = Instant::now();
+    f()?;
+    Ok(t0.elapsed().as_secs_f64())
+}
+
 /// A saliency model on one (synthetic) 320x320 photo, per RSU stage.
-fn bench_saliency(engine: &Engine, model: SaliencyModel, w: &ConvSet) -> Result<(), String> {
+fn bench_saliency(engine: &Engine, model: SaliencyModel, w: &ConvSet) -> Result<Value, String> {
     out("");
     let t0 = Instant::now();
     let net = SaliencyNet::new(&engine.gpu, model, w, engine.variant).map_err(clause)?;
@@ -109,12 +156,22 @@ fn bench_saliency(engine: &Engine, model: SaliencyModel, w: &ConvSet) -> Result<
         .map(|i| images[i % images.len()])
         .collect();
     net.d0(&engine.gpu, &input).map_err(clause)?;
+    let run = steady_s(|| net.d0(&engine.gpu, &input).map_err(clause))?;
     let timings = net.profile(&engine.gpu, &input).map_err(clause)?;
-    print_stages(&timings, 1);
-    Ok(())
+    let stages = print_stages(&timings, 1);
+    out(&format!(
+        "  per photo: {} (a run without per-stage timing, upload and read-back included)",
+        secs(run)
+    ));
+    Ok(json!({
+        "model": model.name(),
+        "run_s": run,
+        "stages_s": stages,
+        "flops": net.flops(),
+    }))
 }
 
-fn bench_size(engine: &mut Engine, n: usize, dispatches: bool) -> Result<(), String> {
+fn bench_size(engine: &mut Engine, n: usize, dispatches: bool) -> Result<Value, String> {
     out("");
     let t0 = Instant::now();
     let plan = engine.plan_info(n).map_err(clause)?;
@@ -151,8 +208,12 @@ fn bench_size(engine: &mut Engine, n: usize, dispatches: bool) -> Result<(), Str
         "  warm-up run: {}",
         secs(t0.elapsed().as_secs_f64())
     ));
-    let t0 = Instant::now();
-    let run = engine
+    let run = steady_s(|| {
+        engine
+            .run_tensors(&images, &sisms, &RunRequest::default())
+            .map_err(clause)
+    })?;
+    let profiled = engine
         .run_tensors(
             &images,
             &sisms,
@@ -162,15 +223,18 @@ fn bench_size(engine: &mut Engine, n: usize, dispatches: bool) -> Result<(), Str
             },
         )
         .map_err(clause)?;
-    let wall = t0.elapsed().as_secs_f64();
-
-    let total = print_stages(&run.timings, n);
+    let stages = print_stages(&profiled.timings, n);
     out(&format!(
-        "  per group of {n}: {} (wall {} with upload and read-back)",
-        secs(total),
-        secs(wall)
+        "  per group of {n}: {} ({} per photo; a run without per-stage timing, upload and read-back included)",
+        secs(run),
+        secs(run / n as f64)
     ));
-    Ok(())
+    Ok(json!({
+        "photos": n,
+        "run_s": run,
+        "stages_s": stages,
+        "flops": plan.flops,
+    }))
 }
 
 /// Prints the per-stage table; returns the total seconds.

@@ -186,6 +186,10 @@ pub struct BenchArgs {
     /// Also print every dispatch of each plan.
     #[arg(long)]
     pub dispatches: bool,
+    /// Also write the measurements as JSON to FILE (for scripts, e.g.
+    /// tests/reference/side_by_side.py).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
     #[command(flatten)]
     pub device: DeviceArgs,
 }
