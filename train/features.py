@@ -16,7 +16,7 @@ horizontally flipped 224x224 photo/SISM/mask (training uses it for the random fl
 groups get no flipped copy). CACHE/manifest.json records the settings and the file list.
 Existing files are kept (the run is resumable); --force rewrites them.
 
-Pre-processing (must equal engine/src/preprocess.rs, so trained weights work in the engine):
+Pre-processing (must equal engine/src/io/preprocess.rs, so trained weights work in the engine):
 * photo: Pillow `convert('RGB')`, `resize((224,224), BILINEAR)` (the engine reimplements this
   filter bit-exactly), then `caffe-bgr`: channels B,G,R, float32(v) - [103.939,116.779,123.68].
   That is the convention of models/vgg16-imagenet.safetensors (metadata icnet.preprocess).

@@ -5,14 +5,14 @@
 use std::collections::HashMap;
 use web_time::Instant;
 
+use crate::io::preprocess::Preprocess;
+use crate::io::preprocess::{self, PreparedPhoto};
+use crate::io::weights::{ConvSet, ConvWeights, Weights};
 use crate::kernels::conv::{self, Act, ConvCall, ConvVariant};
-use crate::network::{
+use crate::models::icnet::{
     self, Network, NetworkOptions, CHUNK_BYTES_PER_IMAGE, LARGEST_PER_IMAGE_BYTES, S,
 };
-use crate::plan::{Graph, Plan, Role, StageTiming, TensorId};
-use crate::preprocess::Preprocess;
-use crate::preprocess::{self, PreparedPhoto};
-use crate::weights::{ConvSet, ConvWeights, Weights};
+use crate::runtime::plan::{Graph, Plan, Role, StageTiming, TensorId};
 use crate::{Error, Gpu, Result};
 
 /// Largest group the co-saliency kernels accept (their per-group arrays live
@@ -83,7 +83,7 @@ struct Compiled {
 pub enum Model {
     /// ICNet with trained weights (the official checkpoint or our own).
     Icnet(Weights),
-    /// The training-free model of [`crate::csa`] on VGG16 weights.
+    /// The training-free model of [`crate::models::csa`] on VGG16 weights.
     Csa(ConvSet),
 }
 
@@ -161,7 +161,7 @@ impl Engine {
             .min(self.gpu.limits.max_buffer_size);
         let largest = match self.model {
             Model::Icnet(_) => LARGEST_PER_IMAGE_BYTES,
-            Model::Csa(_) => crate::csa::LARGEST_PER_IMAGE_BYTES,
+            Model::Csa(_) => crate::models::csa::LARGEST_PER_IMAGE_BYTES,
         };
         let mut chunk = (limit / largest) as usize;
         if let Some(b) = self.opts.memory_budget {
@@ -189,7 +189,7 @@ impl Engine {
             self.compiled = None; // free the previous plan's memory first
             let chunk = self.chunk_size(n);
             let mut net = match &self.model {
-                Model::Icnet(w) => network::build(
+                Model::Icnet(w) => icnet::build(
                     w,
                     &NetworkOptions {
                         images: n,
@@ -204,7 +204,7 @@ impl Engine {
                         "the training-free model has no permutation to inject".into(),
                     ))
                 }
-                Model::Csa(v) => crate::csa::build(v, n, chunk, self.variant),
+                Model::Csa(v) => crate::models::csa::build(v, n, chunk, self.variant),
             };
             let graph = std::mem::take(&mut net.graph);
             let plan = Plan::compile_async(&self.gpu, graph).await?;
@@ -262,7 +262,7 @@ impl Engine {
     }
 
     /// [`Engine::run_group`], calling `progress(stage, done, total)` after each
-    /// stage of the plan (see [`crate::plan::Plan::run_staged`]).
+    /// stage of the plan (see [`crate::runtime::plan::Plan::run_staged`]).
     #[cfg(not(target_arch = "wasm32"))]
     pub fn run_group_with_progress(
         &mut self,

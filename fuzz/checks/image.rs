@@ -11,7 +11,7 @@
 //! bytes 1-2 the map's length (little-endian u16, capped at what is left),
 //! then the photo, then the map. Shorter inputs are a photo alone.
 
-use icnet_engine::preprocess::{prepare_photo_inputs, DecodeOptions, PhotoInputError, SIZE};
+use icnet_engine::io::preprocess::{prepare_photo_inputs, DecodeOptions, PhotoInputError, SIZE};
 use icnet_engine::Error;
 
 /// Decodes and prepares `data` as laid out above; panics on a wrong result:
@@ -42,8 +42,8 @@ pub fn check(data: &[u8]) {
                 assert_eq!(s.sism224.len(), SIZE * SIZE);
                 assert_eq!(s.full.len(), w * h);
             }
-            let u = icnet_engine::u2net::prepare(&inputs.photo);
-            let side = icnet_engine::u2net::SIZE;
+            let u = icnet_engine::models::u2net::prepare(&inputs.photo);
+            let side = icnet_engine::models::u2net::SIZE;
             assert_eq!(u.len(), 3 * side * side);
             assert!(u.iter().all(|v| v.is_finite()));
         }

@@ -11,8 +11,8 @@
 
 use std::sync::OnceLock;
 
-use icnet_engine::u2net::SaliencyModel;
-use icnet_engine::weights::{ConvSet, ConvShape, Weights};
+use icnet_engine::io::weights::{ConvSet, ConvShape, Weights};
+use icnet_engine::models::u2net::SaliencyModel;
 use icnet_engine::Error;
 
 /// The table of the small set; `fuzz/seeds/weights/small-*` are files for it.

@@ -10,8 +10,8 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use icnet_engine::spec_keys::STATE_DICT;
-use icnet_engine::u2net::SaliencyModel;
+use icnet_engine::models::spec_keys::STATE_DICT;
+use icnet_engine::models::u2net::SaliencyModel;
 use prost::Message;
 use safetensors::Dtype;
 

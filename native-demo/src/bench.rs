@@ -9,11 +9,12 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use icnet_engine::engine::{TUNE_FLOPS, TUNE_LAYER};
-use icnet_engine::plan::StageTiming;
-use icnet_engine::preprocess::SIZE;
-use icnet_engine::u2net::{self, SaliencyModel, SaliencyNet};
-use icnet_engine::weights::{ConvSet, Weights};
-use icnet_engine::{testweights, Engine, Model, RunRequest};
+use icnet_engine::io::preprocess::SIZE;
+use icnet_engine::io::weights::{ConvSet, Weights};
+use icnet_engine::models::testweights;
+use icnet_engine::models::u2net::{self, SaliencyModel, SaliencyNet};
+use icnet_engine::runtime::plan::StageTiming;
+use icnet_engine::{Engine, Model, RunRequest};
 
 use serde_json::{json, Value};
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use icnet_engine::kernels::conv::ConvVariant;
-use icnet_engine::u2net::SaliencyModel;
+use icnet_engine::models::u2net::SaliencyModel;
 
 /// The saliency model of `icnet run` (and of a bare `icnet bench
 /// --saliency`) when none is asked for. One constant, so that the choice,
@@ -122,7 +122,7 @@ pub struct RunArgs {
 
 /// Default of `--max-image-mp` (the engine's own default limit).
 pub const DEFAULT_MAX_IMAGE_MP: u64 =
-    icnet_engine::preprocess::DEFAULT_MAX_IMAGE_PIXELS / 1_000_000;
+    icnet_engine::io::preprocess::DEFAULT_MAX_IMAGE_PIXELS / 1_000_000;
 /// Default of `--max-group-mp`: 2 gigapixels, e.g. 160 photos of 12 megapixels. Only the
 /// network inputs of a group stay in memory, so this bounds decoding time, not memory.
 pub const DEFAULT_MAX_GROUP_MP: u64 = 2000;

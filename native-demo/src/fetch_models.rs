@@ -21,8 +21,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use icnet_engine::u2net::SaliencyModel;
-use icnet_engine::weights::ConvSet;
+use icnet_engine::io::weights::ConvSet;
+use icnet_engine::models::u2net::SaliencyModel;
 use safetensors::{Dtype, SafeTensors};
 
 use crate::text;
@@ -199,8 +199,11 @@ pub fn fetch_models(args: &FetchModelsArgs) -> Result<ExitCode, String> {
 
 /// The project's trained ICNet (VGG16 + head) that this command writes into
 /// `dir`, loaded and checked; `why` as for [`load_vgg16`].
-pub fn load_icnet_default(dir: &Path, why: &str) -> Result<icnet_engine::weights::Weights, String> {
-    icnet_engine::weights::Weights::from_file(&model_file(dir, ICNET_DEFAULT_FILE, why)?)
+pub fn load_icnet_default(
+    dir: &Path,
+    why: &str,
+) -> Result<icnet_engine::io::weights::Weights, String> {
+    icnet_engine::io::weights::Weights::from_file(&model_file(dir, ICNET_DEFAULT_FILE, why)?)
         .map_err(text::clause)
 }
 
@@ -208,14 +211,14 @@ pub fn load_icnet_default(dir: &Path, why: &str) -> Result<icnet_engine::weights
 /// `--models` folder of `run` and `bench`), loaded and checked. `why` says
 /// what needs them, for the error when the file is missing.
 pub fn load_vgg16(dir: &Path, why: &str) -> Result<ConvSet, String> {
-    icnet_engine::csa::load_vgg(&model_file(dir, VGG16_FILE, why)?).map_err(text::clause)
+    icnet_engine::models::csa::load_vgg(&model_file(dir, VGG16_FILE, why)?).map_err(text::clause)
 }
 
 /// The weights of a saliency model (U²-Netp or U²-Net) this command writes
 /// into `dir`, as [`load_vgg16`].
 pub fn load_saliency(dir: &Path, model: SaliencyModel, why: &str) -> Result<ConvSet, String> {
     let path = model_file(dir, model.file(), why)?;
-    icnet_engine::u2net::load_weights(&path, model).map_err(text::clause)
+    icnet_engine::models::u2net::load_weights(&path, model).map_err(text::clause)
 }
 
 /// The path of `file` in `dir` if this command put it there, or else one

@@ -5,8 +5,8 @@
 
 use std::process::ExitCode;
 
-use icnet_engine::gpu::{list_adapters, AdapterReport, NO_ADAPTER_HINT};
-use icnet_engine::network::LARGEST_PER_IMAGE_BYTES;
+use icnet_engine::models::icnet::LARGEST_PER_IMAGE_BYTES;
+use icnet_engine::runtime::gpu::{list_adapters, AdapterReport, NO_ADAPTER_HINT};
 
 use crate::text::{mib, out, wrapped_list};
 

@@ -5,7 +5,7 @@
 
 use std::process::ExitCode;
 
-use icnet_engine::testweights;
+use icnet_engine::models::testweights;
 
 use crate::cli::MakeTestWeightsArgs;
 use crate::text::mib;

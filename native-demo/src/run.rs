@@ -28,12 +28,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use icnet_engine::postprocess;
-use icnet_engine::preprocess::{
+use icnet_engine::io::postprocess;
+use icnet_engine::io::preprocess::{
     self, DecodeOptions, Orientation, PhotoInputError, PreparedPhoto, SIZE,
 };
-use icnet_engine::u2net::{self, SaliencyModel, SaliencyNet};
-use icnet_engine::weights::{ConvSet, Weights};
+use icnet_engine::io::weights::{ConvSet, Weights};
+use icnet_engine::models::u2net::{self, SaliencyModel, SaliencyNet};
 use icnet_engine::{Engine, Model};
 use serde_json::{json, Value};
 

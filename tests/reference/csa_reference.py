@@ -1,5 +1,5 @@
 """PyTorch reference of the training-free co-saliency model (`--model csa`,
-engine/src/csa.rs), written from ICNet's SPEC 2.5 steps 1-4, and the golden
+engine/src/models/csa.rs), written from ICNet's SPEC 2.5 steps 1-4, and the golden
 that the engine is checked against.
 
     python tests/reference/csa_reference.py --vgg models/vgg16-imagenet.safetensors \

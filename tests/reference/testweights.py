@@ -2,7 +2,7 @@
 """Deterministic "scaled" test weights for ICNet (SPEC section 10).
 
 A counter-based generator (splitmix64 finaliser over the element index), so that the
-Rust twin (engine/src/testweights.rs) produces bit-identical float32 values:
+Rust twin (engine/src/models/testweights.rs) produces bit-identical float32 values:
 
 * GOLDEN = 0x9E3779B97F4A7C15, all u64 arithmetic wraps mod 2^64.
 * mix(z): z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9; z = (z ^ (z >> 27)) * 0x94D049BB133111EB;

@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use icnet_engine::io::preprocess::{self, Preprocess};
 use icnet_engine::kernels::cosal::ranks_from_argsort;
-use icnet_engine::preprocess::{self, Preprocess};
 
 pub fn golden_dir(case: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

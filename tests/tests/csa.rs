@@ -1,4 +1,4 @@
-//! The training-free model (`--model csa`, engine/src/csa.rs) against its
+//! The training-free model (`--model csa`, engine/src/models/csa.rs) against its
 //! PyTorch reference (`tests/reference/csa_reference.py`) on the g2 photos
 //! and SISMs, with the real ImageNet VGG16 weights from `icnet fetch-models`.
 //!
@@ -8,12 +8,13 @@
 
 use icnet_conformance::{max_abs_diff, model_path, npy_f32, npy_u8};
 use icnet_engine::engine::{Engine, EngineOptions, Model, RunRequest};
-use icnet_engine::gpu::{Gpu, GpuOptions};
-use icnet_engine::preprocess::{normalize, Preprocess};
+use icnet_engine::io::preprocess::{normalize, Preprocess};
+use icnet_engine::runtime::gpu::{Gpu, GpuOptions};
 
 #[test]
 fn csa_model_matches_the_pytorch_reference() {
-    let vgg = icnet_engine::csa::load_vgg(&model_path("vgg16-imagenet.safetensors")).expect("vgg");
+    let vgg = icnet_engine::models::csa::load_vgg(&model_path("vgg16-imagenet.safetensors"))
+        .expect("vgg");
     assert_eq!(vgg.preprocess().unwrap(), Preprocess::CaffeBgr);
     for budget in [None, Some(1)] {
         // budget 1 byte: one photo per VGG chunk, exercising the chunked schedule.

@@ -12,9 +12,9 @@
 
 use icnet_conformance::*;
 use icnet_engine::engine::{Engine, EngineOptions, RunRequest};
-use icnet_engine::gpu::{Gpu, GpuOptions};
 use icnet_engine::kernels::conv::ConvVariant;
-use icnet_engine::testweights::scaled_weights;
+use icnet_engine::models::testweights::scaled_weights;
+use icnet_engine::runtime::gpu::{Gpu, GpuOptions};
 
 fn engine(budget: Option<u64>) -> Engine {
     engine_with(budget, None)
@@ -133,7 +133,7 @@ fn chunked_and_whole_group_plans_agree() {
     // (timing both engines could pick different variants, which sum in
     // different orders).
     let mut chunked = engine_with(
-        Some(2 * icnet_engine::network::CHUNK_BYTES_PER_IMAGE),
+        Some(2 * icnet_engine::models::icnet::CHUNK_BYTES_PER_IMAGE),
         Some(whole.variant),
     );
     assert_eq!(chunked.chunk_size(5), 2);

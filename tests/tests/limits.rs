@@ -2,9 +2,9 @@
 //! 256 MiB per buffer), which are what browsers give.
 
 use icnet_engine::engine::{Engine, EngineOptions};
-use icnet_engine::gpu::{Gpu, GpuOptions};
 use icnet_engine::kernels::conv::ConvVariant;
-use icnet_engine::testweights::scaled_weights;
+use icnet_engine::models::testweights::scaled_weights;
+use icnet_engine::runtime::gpu::{Gpu, GpuOptions};
 
 fn browser_like_engine() -> Engine {
     let gpu = Gpu::new_blocking(&GpuOptions {

@@ -2,8 +2,8 @@
 //! OpenCV produced for the reference (SPEC 4-5).
 
 use icnet_conformance::*;
-use icnet_engine::postprocess;
-use icnet_engine::preprocess;
+use icnet_engine::io::postprocess;
+use icnet_engine::io::preprocess;
 
 #[test]
 fn photos_and_sisms_are_prepared_exactly_like_pillow() {

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use icnet_engine::kernels::conv::ConvVariant;
-use icnet_engine::network::{build, NetworkOptions};
-use icnet_engine::testweights::scaled_weights;
+use icnet_engine::models::icnet::{build, NetworkOptions};
+use icnet_engine::models::testweights::scaled_weights;
 
 #[test]
 fn every_network_kernel_validates() {

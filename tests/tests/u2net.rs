@@ -7,8 +7,10 @@
 use std::time::Instant;
 
 use icnet_conformance::{golden_dir, max_abs_diff, model_path, npy_f32};
-use icnet_engine::preprocess::{decode_photo, pillow_resize, DecodeOptions, DecodedPhoto, Filter};
-use icnet_engine::u2net::{self, SaliencyModel, SaliencyNet};
+use icnet_engine::io::preprocess::{
+    decode_photo, pillow_resize, DecodeOptions, DecodedPhoto, Filter,
+};
+use icnet_engine::models::u2net::{self, SaliencyModel, SaliencyNet};
 use icnet_engine::{Gpu, GpuOptions};
 
 const PHOTOS: [&str; 2] = ["windmill1", "plier2"];
@@ -139,7 +141,8 @@ fn session_pipeline_count_matches_the_variant_choice_constant() {
     use std::collections::HashSet;
     let u2w = u2net::load_weights(&model_path("u2netp.safetensors"), SaliencyModel::U2Netp)
         .expect("weights");
-    let vgg = icnet_engine::csa::load_vgg(&model_path("vgg16-imagenet.safetensors")).expect("vgg");
+    let vgg = icnet_engine::models::csa::load_vgg(&model_path("vgg16-imagenet.safetensors"))
+        .expect("vgg");
     let gpu = Gpu::new_blocking(&GpuOptions::default()).expect("adapter");
     for variant in [
         ConvVariant::Direct { tn: 16, r: 8 },
@@ -150,7 +153,7 @@ fn session_pipeline_count_matches_the_variant_choice_constant() {
         ConvVariant::Winograd { tn: 8, r: 4 },
     ] {
         let u2 = SaliencyNet::new(&gpu, SaliencyModel::U2Netp, &u2w, variant).expect("compile");
-        let net = icnet_engine::csa::build(&vgg, 2, 2, variant);
+        let net = icnet_engine::models::csa::build(&vgg, 2, 2, variant);
         let convs: HashSet<String> = u2
             .plan()
             .graph

@@ -25,12 +25,12 @@
 use std::sync::{Arc, Mutex};
 
 use icnet_engine::engine::{choose_variant, tune_conv_async, VariantTiming};
+use icnet_engine::io::postprocess;
+use icnet_engine::io::preprocess::{self, DecodeOptions, PhotoInputError, PreparedPhoto};
+use icnet_engine::io::weights::{ConvSet, Weights};
 use icnet_engine::kernels::conv::ConvVariant;
-use icnet_engine::network::CHUNK_BYTES_PER_IMAGE;
-use icnet_engine::postprocess;
-use icnet_engine::preprocess::{self, DecodeOptions, PhotoInputError, PreparedPhoto};
-use icnet_engine::u2net::{self, SaliencyModel, SaliencyNet};
-use icnet_engine::weights::{ConvSet, Weights};
+use icnet_engine::models::icnet::CHUNK_BYTES_PER_IMAGE;
+use icnet_engine::models::u2net::{self, SaliencyModel, SaliencyNet};
 use icnet_engine::{Engine, EngineOptions, Gpu, GpuOptions, Model};
 use web_time::Instant;
 
@@ -495,7 +495,7 @@ impl Core {
             &vgg,
             VGG_FILE,
             "the VGG16 weights",
-            &icnet_engine::csa::vgg_shapes(),
+            &icnet_engine::models::csa::vgg_shapes(),
         )
         .map_err(sentence)?;
         let trained =

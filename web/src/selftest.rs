@@ -3,8 +3,8 @@
 //! reference on awkward shapes) run on the browser's WebGPU adapter, for the
 //! page `selftest.html`.
 
-use icnet_engine::gpu::Gpu;
 use icnet_engine::kernels::selftest;
+use icnet_engine::runtime::gpu::Gpu;
 use icnet_engine::Error;
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;

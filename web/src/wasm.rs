@@ -45,7 +45,7 @@ pub fn group_limits() -> Vec<u32> {
 /// The image formats photos can be in, in words ("PNG, JPEG, WebP, ...").
 #[wasm_bindgen]
 pub fn read_formats() -> String {
-    icnet_engine::preprocess::READ_FORMATS.to_string()
+    icnet_engine::io::preprocess::READ_FORMATS.to_string()
 }
 
 fn set(o: &Object, key: &str, v: impl Into<JsValue>) {

@@ -3,8 +3,8 @@
 //! concatenated input read from its sources.
 
 use super::Kernel;
-use crate::plan::{ConstId, Graph, Res, TensorId};
-use crate::weights::ConvWeights;
+use crate::io::weights::ConvWeights;
+use crate::runtime::plan::{ConstId, Graph, Res, TensorId};
 
 /// What every convolution template starts with (shared helpers and uniforms).
 pub const COMMON: &str = include_str!("../../../shaders/conv_common.wgsl");

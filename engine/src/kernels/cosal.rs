@@ -9,7 +9,7 @@
 //! next 1x1 conv reads: the concat costs nothing.
 
 use super::Kernel;
-use crate::plan::{Graph, Res, TensorId};
+use crate::runtime::plan::{Graph, Res, TensorId};
 
 /// `dst = normalize(src, dim=1)` for [images, channels, hw] read at `off`/`bs`.
 #[allow(clippy::too_many_arguments)]

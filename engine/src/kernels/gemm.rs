@@ -1,7 +1,7 @@
 //! Batched strided GEMM with the co-saliency epilogues (see gemm.wgsl).
 
 use super::Kernel;
-use crate::plan::{ConstId, Graph, Res, TensorId};
+use crate::runtime::plan::{ConstId, Graph, Res, TensorId};
 
 /// How the A operand is read.
 #[derive(Clone, Copy, Debug)]

@@ -1,7 +1,7 @@
 //! Elementwise product with a constant factor.
 
 use super::{f, linear_groups, Kernel};
-use crate::plan::{Graph, Res, TensorId};
+use crate::runtime::plan::{Graph, Res, TensorId};
 
 /// `dst = a * b * scale` over `n` values.
 pub fn push(g: &mut Graph, a: TensorId, b: TensorId, dst: TensorId, n: usize, scale: f32) {

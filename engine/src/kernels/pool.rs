@@ -3,7 +3,7 @@
 //! the window is clipped to the input.
 
 use super::{linear_groups, Kernel};
-use crate::plan::{Graph, Res, TensorId};
+use crate::runtime::plan::{Graph, Res, TensorId};
 
 /// Output side of a 2x2 / stride 2 pool over `n` pixels.
 pub fn out_size(n: usize, ceil: bool) -> usize {

@@ -3,7 +3,7 @@
 //! (align_corners=False: U²-Netp's `_upsample_like`, ONNX `pytorch_half_pixel`).
 
 use super::{f, linear_groups, Kernel};
-use crate::plan::{Graph, Res, TensorId};
+use crate::runtime::plan::{Graph, Res, TensorId};
 
 /// How output pixels map to input coordinates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -25,9 +25,9 @@ use super::conv::{self, Act, ConvCall, ConvInput, ConvVariant, Residual};
 use super::gemm::{self, ALoad, GemmCall};
 use super::resize::{self, Coords, ResizeCall};
 use super::{cosal, mul, pool};
-use crate::gpu::Gpu;
-use crate::plan::{Graph, Plan, Role, TensorId};
-use crate::weights::ConvWeights;
+use crate::io::weights::ConvWeights;
+use crate::runtime::gpu::Gpu;
+use crate::runtime::plan::{Graph, Plan, Role, TensorId};
 
 /// What a case's function returns: `Ok(detail)` or `Err(one sentence)`.
 pub type CaseResult = Result<String, String>;
@@ -198,7 +198,8 @@ async fn run_kernels(
 pub fn data(seed: u64, n: usize, lo: f32, hi: f32) -> Vec<f32> {
     (0..n as u64)
         .map(|i| {
-            let u = crate::testweights::uniform(seed.wrapping_mul(0x2545F4914F6CDD1D), i) as f32;
+            let u = crate::models::testweights::uniform(seed.wrapping_mul(0x2545F4914F6CDD1D), i)
+                as f32;
             lo + (hi - lo) * u
         })
         .collect()

@@ -106,7 +106,7 @@ fn every_shader_instantiation_passes_naga() {
     // every template combination the engine can emit.
     use super::Kernel;
     let mut kernels: Vec<Kernel> = Vec::new();
-    let dummy = crate::plan::TensorId(0);
+    let dummy = crate::runtime::plan::TensorId(0);
     for &v in VARIANTS {
         for k in [1, 3] {
             for input in [

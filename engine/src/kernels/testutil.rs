@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use crate::gpu::{Gpu, GpuOptions};
+use crate::runtime::gpu::{Gpu, GpuOptions};
 
 pub fn gpu() -> &'static Gpu {
     static GPU: OnceLock<Gpu> = OnceLock::new();

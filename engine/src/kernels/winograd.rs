@@ -20,7 +20,7 @@
 
 use super::conv::{self, Act, ConvCall, ConvInput, ConvVariant, Residual};
 use super::Kernel;
-use crate::plan::{ConstId, Graph, Res, Role};
+use crate::runtime::plan::{ConstId, Graph, Res, Role};
 
 /// Most words of one pass's transformed input or output (16 MiB): well under
 /// every binding limit (WebGPU's default is 128 MiB), and small enough that
@@ -232,7 +232,7 @@ pub fn cpu_winograd(
     images: usize,
     h: usize,
     w: usize,
-    cw: &crate::weights::ConvWeights,
+    cw: &crate::io::weights::ConvWeights,
 ) -> Vec<f32> {
     let (cin, cout) = (cw.in_ch, cw.out_ch);
     let co4 = cout.div_ceil(4) * 4;
@@ -303,7 +303,7 @@ pub fn cpu_winograd(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::weights::ConvWeights;
+    use crate::io::weights::ConvWeights;
 
     #[test]
     fn cpu_winograd_equals_the_direct_convolution_on_odd_sizes() {

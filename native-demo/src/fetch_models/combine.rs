@@ -12,8 +12,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use icnet_engine::spec_keys::STATE_DICT;
-use icnet_engine::weights::Weights;
+use icnet_engine::io::weights::Weights;
+use icnet_engine::models::spec_keys::STATE_DICT;
 use safetensors::{Dtype, SafeTensors};
 
 use super::convert::Named;
@@ -151,15 +151,17 @@ fn up_to_date(out: &Path, metadata: &BTreeMap<String, String>) -> bool {
 mod tests {
     use super::super::ICNET_DEFAULT_FILE;
     use super::*;
-    use icnet_engine::testweights;
+    use icnet_engine::models::testweights;
 
     /// Test weights of `seed` as a VGG16 part and a head part (normalisation
     /// tag `preprocess`), and as one set.
     fn parts_of(seed: u64, preprocess: &str) -> (Vec<u8>, Vec<u8>, Weights) {
         let all = testweights::scaled_tensors(seed);
-        let whole =
-            Weights::from_tensors(all.clone(), icnet_engine::preprocess::Preprocess::CaffeBgr)
-                .unwrap();
+        let whole = Weights::from_tensors(
+            all.clone(),
+            icnet_engine::io::preprocess::Preprocess::CaffeBgr,
+        )
+        .unwrap();
         let (vgg, head): (Vec<_>, Vec<_>) =
             all.into_iter().partition(|(n, _, _)| n.starts_with("vgg."));
         (
@@ -200,7 +202,7 @@ mod tests {
         let joined = Weights::from_file(&out).unwrap();
         assert!(matches!(
             joined.preprocess,
-            icnet_engine::preprocess::Preprocess::CaffeBgr
+            icnet_engine::io::preprocess::Preprocess::CaffeBgr
         ));
         for p in whole.conv_prefixes() {
             assert_eq!(whole.conv(p), joined.conv(p), "{p}");

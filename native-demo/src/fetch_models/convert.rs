@@ -6,7 +6,7 @@
 //! the architecture before it is renamed: a different export fails loudly
 //! instead of loading wrong weights.
 
-use icnet_engine::u2net::SaliencyModel;
+use icnet_engine::models::u2net::SaliencyModel;
 
 use super::onnx::{Conv, Tensor};
 

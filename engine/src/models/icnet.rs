@@ -16,13 +16,13 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
+use crate::io::weights::Weights;
 use crate::kernels::conv::{self, Act, ConvCall, ConvInput, ConvLayer, ConvVariant};
 use crate::kernels::cosal;
 use crate::kernels::gemm::{self, ALoad, GemmCall};
 use crate::kernels::pool;
 use crate::kernels::resize::{self, ResizeCall};
-use crate::plan::{ConstId, Graph, Role, TensorId};
-use crate::weights::Weights;
+use crate::runtime::plan::{ConstId, Graph, Role, TensorId};
 
 /// Network input and output side length.
 pub const S: usize = 224;

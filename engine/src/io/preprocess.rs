@@ -16,9 +16,9 @@
 //! Pillow exactly. CMYK JPEGs are converted by the decoder, not Pillow's
 //! `cmyk2rgb` (max difference 2 on Pillow's own CMYK sample).
 
-pub(crate) use crate::decode::clause;
-use crate::decode::decode;
-pub use crate::decode::{
+pub(crate) use crate::io::decode::clause;
+use crate::io::decode::decode;
+pub use crate::io::decode::{
     probe, DecodeOptions, ImageInfo, Orientation, DEFAULT_MAX_IMAGE_PIXELS, READ_FORMATS,
 };
 use crate::{Error, Result};
@@ -688,7 +688,7 @@ mod tests {
         );
 
         let bytes = std::fs::read(dir().join(format!("{stem}.jpg"))).unwrap();
-        let ours = crate::decode::decode(&bytes, &DecodeOptions::OFFICIAL)
+        let ours = crate::io::decode::decode(&bytes, &DecodeOptions::OFFICIAL)
             .unwrap()
             .to_rgb();
         let max_decode = ours

@@ -1,7 +1,7 @@
 //! Loading and checking an ICNet `.safetensors` file, and BatchNorm folding.
 //!
 //! A weights file must hold exactly the 174 float32 tensors of the official
-//! `network.ICNet()` state_dict ([`crate::spec_keys::STATE_DICT`]) with their exact shapes.
+//! `network.ICNet()` state_dict ([`crate::models::spec_keys::STATE_DICT`]) with their exact shapes.
 //! The 16 BatchNorm `num_batches_tracked` counters may be present with any integer dtype
 //! and are ignored. Everything is checked before anything is used, and every problem is
 //! reported in one sentence.
@@ -17,8 +17,8 @@ use std::path::Path;
 
 use safetensors::{Dtype, SafeTensors};
 
-use crate::preprocess::Preprocess;
-use crate::spec_keys::{BN_COUNTERS, STATE_DICT};
+use crate::io::preprocess::Preprocess;
+use crate::models::spec_keys::{BN_COUNTERS, STATE_DICT};
 use crate::{Error, Result};
 
 /// The BatchNorm epsilon of every `nn.BatchNorm2d` in ICNet.
@@ -1125,7 +1125,7 @@ mod tests {
     #[test]
     fn bn_folding_matches_conv_then_bn() {
         // Realistic-ish random values via the test-weight generator's stream.
-        let tensors = crate::testweights::cached_seed0().to_vec();
+        let tensors = crate::models::testweights::cached_seed0().to_vec();
         let map: HashMap<&str, &Vec<f32>> =
             tensors.iter().map(|(n, _, d)| (n.as_str(), d)).collect();
         let w = Weights::from_tensors(tensors.clone(), Preprocess::Imagenet).unwrap();

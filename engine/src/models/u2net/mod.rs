@@ -16,10 +16,10 @@ pub mod layers;
 
 use std::path::Path;
 
+use crate::io::preprocess::{pillow_resize, DecodedPhoto, Filter};
+use crate::io::weights::{ConvSet, ConvShape};
 use crate::kernels::conv::ConvVariant;
-use crate::plan::Plan;
-use crate::preprocess::{pillow_resize, DecodedPhoto, Filter};
-use crate::weights::{ConvSet, ConvShape};
+use crate::runtime::plan::Plan;
 use crate::{Error, Gpu, Result};
 
 /// Side of the network input.
@@ -188,7 +188,10 @@ pub fn finish(d0: &[f32], width: u32, height: u32) -> Vec<u8> {
 pub struct SaliencyNet {
     model: SaliencyModel,
     plan: Plan,
-    graph_io: (crate::plan::TensorId, crate::plan::TensorId),
+    graph_io: (
+        crate::runtime::plan::TensorId,
+        crate::runtime::plan::TensorId,
+    ),
 }
 
 impl SaliencyNet {
@@ -245,7 +248,11 @@ impl SaliencyNet {
     /// Runs one prepared input stage by stage (waiting after each) and
     /// returns the per-stage timings, for `icnet bench` (native only).
     #[cfg(not(target_arch = "wasm32"))]
-    pub fn profile(&self, gpu: &Gpu, input: &[f32]) -> Result<Vec<crate::plan::StageTiming>> {
+    pub fn profile(
+        &self,
+        gpu: &Gpu,
+        input: &[f32],
+    ) -> Result<Vec<crate::runtime::plan::StageTiming>> {
         let (i, o) = self.graph_io;
         let (_, timings) = self.plan.run_staged(
             gpu,
@@ -281,7 +288,7 @@ impl SaliencyNet {
 /// checks need shapes only).
 #[cfg(test)]
 pub(crate) fn zero_weights(model: SaliencyModel) -> ConvSet {
-    use crate::weights::ConvWeights;
+    use crate::io::weights::ConvWeights;
     let convs = model
         .convs()
         .into_iter()

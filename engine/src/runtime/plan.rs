@@ -63,7 +63,7 @@ pub struct Step {
     pub stage: usize,
 }
 
-/// The graph as built by [`crate::network`] or a kernel test.
+/// The graph as built by [`crate::models::icnet`] or a kernel test.
 #[derive(Default)]
 pub struct Graph {
     pub tensors: Vec<TensorDesc>,

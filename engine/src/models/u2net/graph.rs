@@ -11,11 +11,11 @@
 
 use super::layers::{side_source, Block};
 use super::{SaliencyModel, SIZE};
+use crate::io::weights::ConvSet;
 use crate::kernels::conv::{self, Act, ConvCall, ConvInput, ConvLayer, ConvVariant};
 use crate::kernels::pool;
 use crate::kernels::resize::{self, Coords, ResizeCall};
-use crate::plan::{Graph, Role, TensorId};
-use crate::weights::ConvSet;
+use crate::runtime::plan::{Graph, Role, TensorId};
 
 /// The graph plus its input ([images,3,320,320]) and output (d0, [images,320,320]).
 pub struct U2Graph {

@@ -20,9 +20,9 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::preprocess::Preprocess;
-use crate::spec_keys::STATE_DICT;
-use crate::weights::{NamedTensor, Weights, PREPROCESS_METADATA_KEY};
+use crate::io::preprocess::Preprocess;
+use crate::io::weights::{NamedTensor, Weights, PREPROCESS_METADATA_KEY};
+use crate::models::spec_keys::STATE_DICT;
 use crate::Result;
 
 /// The 64-bit golden-ratio increment of splitmix64.
@@ -245,7 +245,7 @@ pub(crate) fn cached_seed0() -> &'static [NamedTensor] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec_keys::BN_COUNTERS;
+    use crate::models::spec_keys::BN_COUNTERS;
 
     #[test]
     fn generator_primitives() {

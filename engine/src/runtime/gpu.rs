@@ -233,7 +233,7 @@ impl Gpu {
     }
 
     /// The pipeline of `kernel`, compiled on first use. Errors surface
-    /// through the caller's error scope (see [`crate::plan::Plan::compile_async`]),
+    /// through the caller's error scope (see [`crate::runtime::plan::Plan::compile_async`]),
     /// which then calls [`Gpu::forget_pipelines`].
     pub fn pipeline(&self, kernel: &Kernel) -> wgpu::ComputePipeline {
         let src = kernel.source();
