@@ -12,11 +12,11 @@
 
 use std::path::{Path, PathBuf};
 
+use icnet_engine::io::postprocess::{encode_png_gray, map_to_original};
+use icnet_engine::io::preprocess::{decode_photo, decode_sism, sism_from_map, DecodeOptions};
+use icnet_engine::io::weights::{ConvSet, Weights};
 use icnet_engine::kernels::conv::ConvVariant;
-use icnet_engine::postprocess::{encode_png_gray, map_to_original};
-use icnet_engine::preprocess::{decode_photo, decode_sism, sism_from_map, DecodeOptions};
-use icnet_engine::testweights;
-use icnet_engine::weights::{ConvSet, Weights};
+use icnet_engine::models::testweights;
 use icnet_engine::{Engine, EngineOptions, Gpu, GpuOptions, Model};
 use icnet_web::core::{check_photo, check_photo_with, Checked, Core, GroupResult};
 
@@ -331,7 +331,7 @@ fn maps_are_the_bytes_icnet_run_writes() {
             &vgg_bytes,
             "vgg",
             "the VGG16 weights",
-            &icnet_engine::csa::vgg_shapes(),
+            &icnet_engine::models::csa::vgg_shapes(),
         )
         .unwrap();
         drop(vgg_bytes);
