@@ -25,11 +25,19 @@ use crate::fetch_models;
 use crate::text::{clause, mib, out, secs};
 
 pub fn bench(a: &BenchArgs) -> Result<ExitCode, String> {
-    if let (Some(j), Some(w)) = (&a.json, &a.weights) {
-        if same_file(j, w) {
+    if let Some(j) = &a.json {
+        if a.weights.as_deref().is_some_and(|w| same_file(j, w)) {
             return Err(format!(
                 "--json {} is the weights file; name another file",
                 j.display()
+            ));
+        }
+        let folder = j.parent().filter(|p| !p.as_os_str().is_empty());
+        if same_file(folder.unwrap_or(std::path::Path::new(".")), &a.models) {
+            return Err(format!(
+                "--json {} is inside the models folder {}; name a file elsewhere",
+                j.display(),
+                a.models.display()
             ));
         }
     }

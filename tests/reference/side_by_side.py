@@ -184,7 +184,10 @@ def main(argv=None):
         text = table(a, o, pt, u2, provider)
     print(text)
     if a.out:
-        a.out.write_text(text)
+        # Through a temporary file and a rename, so a failed write never leaves half a table.
+        tmp = a.out.with_name(f".{a.out.name}.partial-{os.getpid()}")
+        tmp.write_text(text)
+        os.replace(tmp, a.out)
 
 
 if __name__ == "__main__":

@@ -137,21 +137,14 @@ fn session_pipeline_count_matches_the_variant_choice_constant() {
     // conv_pipelines_per_session(): the distinct convolution kernels that
     // U²-Netp and the training-free model's VGG16 compile together.
     use icnet_engine::engine::conv_pipelines_per_session;
-    use icnet_engine::kernels::conv::ConvVariant;
     use std::collections::HashSet;
     let u2w = u2net::load_weights(&model_path("u2netp.safetensors"), SaliencyModel::U2Netp)
         .expect("weights");
     let vgg = icnet_engine::models::csa::load_vgg(&model_path("vgg16-imagenet.safetensors"))
         .expect("vgg");
     let gpu = Gpu::new_blocking(&GpuOptions::default()).expect("adapter");
-    for variant in [
-        ConvVariant::Direct { tn: 16, r: 8 },
-        ConvVariant::Direct { tn: 8, r: 4 },
-        ConvVariant::Direct { tn: 4, r: 2 },
-        ConvVariant::Tiled,
-        ConvVariant::Winograd { tn: 16, r: 8 },
-        ConvVariant::Winograd { tn: 8, r: 4 },
-    ] {
+    // Every variant the start-up measurement can choose.
+    for variant in icnet_engine::engine::TUNE_CANDIDATES {
         let u2 = SaliencyNet::new(&gpu, SaliencyModel::U2Netp, &u2w, variant).expect("compile");
         let net = icnet_engine::models::csa::build(&vgg, 2, 2, variant);
         let convs: HashSet<String> = u2
