@@ -53,7 +53,8 @@ fn describe(i: usize, a: &AdapterReport) {
         (binding / LARGEST_PER_IMAGE_BYTES).max(1)
     ));
     out(&format!(
-        "    workgroup storage {} KiB, {} invocations per workgroup (size {}x{}x{}), {} workgroups per dimension",
+        "    uniform binding {} KiB, workgroup storage {} KiB, {} invocations per workgroup (size {}x{}x{}), {} workgroups per dimension",
+        l.max_uniform_buffer_binding_size / 1024,
         l.max_compute_workgroup_storage_size / 1024,
         l.max_compute_invocations_per_workgroup,
         l.max_compute_workgroup_size_x,
