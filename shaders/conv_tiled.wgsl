@@ -1,13 +1,10 @@
-// Convolution (k x k, stride 1, dilation DIL, zero padding DIL*(k/2)) as an implicit GEMM tiled
+// Convolution (k x k, stride 1, dilation DIL, zero padding PAD = DIL*(k/2), all uniforms) as an implicit GEMM tiled
 // through workgroup memory: a 64-channel x 64-pixel output tile per workgroup
 // of 16x16 invocations, K staged 16 rows at a time, 4 channels (one vec4) x 4
 // pixels per invocation. The classic layout for discrete GPUs, where staging
 // through shared memory saves global bandwidth; CPU adapters prefer
 // conv_direct.wgsl. Same bindings, parameters and epilogue (conv_common.wgsl).
 
-const K: i32 = {{K}};
-const DIL: i32 = {{DIL}};
-const PAD: i32 = ({{K}} / 2) * DIL;
 const BK: u32 = 16u;
 
 {{COMMON}}
@@ -24,6 +21,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let p_base = wid.x * 64u;
     let oc4_base = wid.y * 16u;
     let img = wid.z;
+    let K = i32(P.k);
+    let DIL = i32(P.dil);
+    let PAD = i32(P.pad);
     let ktot = P.cin * u32(K * K);
 
     var acc: array<vec4<f32>, 4>;

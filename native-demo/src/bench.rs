@@ -144,12 +144,14 @@ fn steady_s<T>(mut f: impl FnMut() -> Result<T, String>) -> Result<f64, String> 
 fn bench_saliency(engine: &Engine, model: SaliencyModel, w: &ConvSet) -> Result<Value, String> {
     out("");
     let t0 = Instant::now();
+    let before = engine.gpu.pipelines_compiled();
     let net = SaliencyNet::new(&engine.gpu, model, w, engine.variant).map_err(clause)?;
     let plan = net.plan();
     out(&format!(
-        "{} (one photo, 320x320): plan compiled in {}, {} dispatches, {:.1} GFLOP",
+        "{} (one photo, 320x320): plan compiled in {} ({} new pipelines), {} dispatches, {:.1} GFLOP",
         model.name(),
         secs(t0.elapsed().as_secs_f64()),
+        engine.gpu.pipelines_compiled() - before,
         plan.graph.steps.len(),
         net.flops() / 1e9
     ));
@@ -183,9 +185,14 @@ fn bench_saliency(engine: &Engine, model: SaliencyModel, w: &ConvSet) -> Result<
 fn bench_size(engine: &mut Engine, n: usize, dispatches: bool) -> Result<Value, String> {
     out("");
     let t0 = Instant::now();
+    let before = engine.gpu.pipelines_compiled();
     let plan = engine.plan_info(n).map_err(clause)?;
     let compile = t0.elapsed().as_secs_f64();
-    out(&format!("group of {n}: plan compiled in {}", secs(compile)));
+    out(&format!(
+        "group of {n}: plan compiled in {} ({} new pipelines)",
+        secs(compile),
+        engine.gpu.pipelines_compiled() - before
+    ));
     out(&format!(
         "  {} chunk{} of up to {} image{} (the per-photo stages run chunk by chunk), {} dispatches, {:.1} GFLOP",
         plan.chunks,

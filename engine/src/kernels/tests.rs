@@ -108,37 +108,35 @@ fn every_shader_instantiation_passes_naga() {
     let mut kernels: Vec<Kernel> = Vec::new();
     let dummy = crate::runtime::plan::TensorId(0);
     for &v in VARIANTS {
-        for k in [1, 3] {
-            for input in [
-                ConvInput::Plain {
-                    t: dummy,
-                    off: 0,
-                    bs: 0,
-                },
-                ConvInput::Concat {
-                    c: dummy,
-                    cm: dummy,
-                    s: dummy,
-                    of: dummy,
-                },
-                ConvInput::Pair {
-                    a: dummy,
-                    b: dummy,
-                    ca: 16,
-                },
+        for input in [
+            ConvInput::Plain {
+                t: dummy,
+                off: 0,
+                bs: 0,
+            },
+            ConvInput::Concat {
+                c: dummy,
+                cm: dummy,
+                s: dummy,
+                of: dummy,
+            },
+            ConvInput::Pair {
+                a: dummy,
+                b: dummy,
+                ca: 16,
+            },
+        ] {
+            kernels.push(super::winograd::input_kernel(&input));
+            for res in [
+                conv::Residual::None,
+                conv::Residual::BeforeAct,
+                conv::Residual::AfterAct,
             ] {
-                kernels.push(super::winograd::input_kernel(&input));
-                for res in [
-                    conv::Residual::None,
-                    conv::Residual::BeforeAct,
-                    conv::Residual::AfterAct,
-                ] {
-                    for act in [Act::None, Act::Relu, Act::Sigmoid] {
-                        for dil in [1, 2] {
-                            kernels.push(conv::kernel(v, k, dil, &input, res, act));
-                        }
-                        kernels.push(super::winograd::output_kernel(res, act));
+                for act in [Act::None, Act::Relu, Act::Sigmoid] {
+                    for k in [1, 3] {
+                        kernels.push(conv::kernel(v, k, &input, res, act));
                     }
+                    kernels.push(super::winograd::output_kernel(res, act));
                 }
             }
         }
@@ -151,7 +149,6 @@ fn every_shader_instantiation_passes_naga() {
     };
     kernels.push(conv::kernel_with(
         conv::ConvVariant::Direct { tn: 4, r: 2 },
-        1,
         1,
         &plain,
         conv::Residual::None,
