@@ -5,8 +5,9 @@ struct Params {
     cin: u32, cout: u32, h: u32, w: u32,
     cout4: u32, in_off: u32, in_bs: u32, out_off: u32,
     out_bs: u32, res_off: u32, res_bs: u32, map_bs: u32,
-    // Kernel size, tap spacing and zero padding (dil * (k / 2)): uniforms, so
-    // that one pipeline serves every size and dilation.
+    // Kernel size (the tiled kernel's loop; the direct body is generated per
+    // size), tap spacing and zero padding (dil * (k / 2)): uniforms, so that
+    // dilated layers share a pipeline.
     k: u32, dil: u32, pad: u32, _unused: u32,
 }
 

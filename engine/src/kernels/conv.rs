@@ -289,7 +289,7 @@ pub(crate) fn kernel_with(
                 ("R", r.to_string()),
                 ("WGX", DIRECT_WGX.to_string()),
                 ("WGY", "1".into()),
-                ("BODY", direct_body(k == 1, tn, r, per_image_weights)),
+                ("BODY", direct_body(k, tn, r, per_image_weights)),
             ]);
             Kernel::new("conv_direct", defs)
         }
@@ -303,25 +303,25 @@ pub(crate) fn kernel_with(
 /// instead of a gather per lane.
 const DIRECT_WGX: u32 = 64;
 
-/// The body of `conv_direct.wgsl` for `tn` pixels x `r` vec4 channel groups
-/// per invocation: pixel coordinates, then a loop over the taps (`P.k`²,
-/// not unrolled) that computes each pixel's clamped offset and border mask
-/// for that tap, around the channel loop, unrolled over pixels and channel
-/// groups. The stores come last. `pointwise` (1x1) has neither the tap loop
-/// nor masks: the Winograd GEMMs ran 5-10% slower with them on lavapipe.
+/// The unrolled body of `conv_direct.wgsl` for a `k x k` kernel, `tn`
+/// pixels x `r` vec4 channel groups per invocation: prologue (pixel
+/// coordinates, per-tap clamped offsets and border masks), the channel loop,
+/// and the stores.
 ///
-/// Taps outside and channels inside: the address maths is paid once per tap
-/// rather than once per channel, and the unrolled code is one tap's worth
-/// instead of `k*k`, so one pipeline serves every kernel size and dilation
-/// (they are uniforms) and compiles in a fraction of the time. Measured on
-/// lavapipe against the fully unrolled 3x3 body (128->128 at 28x28, Mesa's
-/// shader cache off, two alternating runs each): compile 13.9-14.1 s ->
-/// 7.9-8.1 s for direct-16x32, 1.75 s -> 0.82-0.89 s for direct-8x16, run
-/// time unchanged within the runs' spread (direct-16x32 20.0-22.8 ms ->
-/// 15.7-20.8 ms, direct-8x16 18.4-21.9 ms -> 17.2-22.2 ms).
-fn direct_body(pointwise: bool, tn: u32, r: u32, per_image_weights: bool) -> String {
+/// The dilation is a uniform (`P.dil`), so U²-Netp's dilated layers share
+/// the pipeline of their undilated 3x3 kernel: it only moves the offsets,
+/// computed once per invocation outside the channel loop.
+///
+/// The taps stay unrolled. A loop over them (taps outside, channels inside,
+/// one tap's worth of code) compiled twice as fast on lavapipe and ran as
+/// fast, but Chromium's SwiftShader took 5x longer to compile it (the page's
+/// U²-Netp 20 s -> 111 s, ICNet 10 s -> 57 s with direct-8x16), and the
+/// page is where compilation is paid on every visit.
+fn direct_body(k: usize, tn: u32, r: u32, per_image_weights: bool) -> String {
     use std::fmt::Write;
+    let pad = (k / 2) as i32;
     let mut b = String::new();
+    let _ = writeln!(b, "    let dil = i32(P.dil);");
     for j in 0..tn {
         let _ = writeln!(b, "    let p_{j} = min(p0 + {}u, hw - 1u);", j * DIRECT_WGX);
         let _ = writeln!(
@@ -329,73 +329,64 @@ fn direct_body(pointwise: bool, tn: u32, r: u32, per_image_weights: bool) -> Str
             "    let y_{j} = i32(p_{j} / P.w);\n    let x_{j} = i32(p_{j} % P.w);"
         );
     }
+    for t in 0..k * k {
+        let (dy, dx) = ((t / k) as i32 - pad, (t % k) as i32 - pad);
+        for j in 0..tn {
+            if k == 1 {
+                let _ = writeln!(b, "    let o_{t}_{j} = p_{j};");
+            } else {
+                let _ = writeln!(
+                    b,
+                    "    let yy_{t}_{j} = y_{j} + ({dy}) * dil;\n    let xx_{t}_{j} = x_{j} + ({dx}) * dil;\n    \
+                     let m_{t}_{j} = yy_{t}_{j} >= 0 && yy_{t}_{j} < hi && xx_{t}_{j} >= 0 && xx_{t}_{j} < wi;\n    \
+                     let o_{t}_{j} = u32(clamp(yy_{t}_{j}, 0, hi - 1) * wi + clamp(xx_{t}_{j}, 0, wi - 1));"
+                );
+            }
+        }
+    }
     for q in 0..r {
         let _ = writeln!(b, "    let oc_{q} = min(oc4_0 + {q}u, P.cout4 - 1u);");
         for j in 0..tn {
             let _ = writeln!(b, "    var acc_{j}_{q} = vec4<f32>(0.0);");
         }
     }
-    let _ = writeln!(
-        b,
-        "    let cin = P.cin;\n    let cout4 = P.cout4;\n    let k = P.k;\n    let taps = k * k;\n    \
-         let dil = i32(P.dil);\n    let pad = i32(P.pad);"
-    );
+    let _ = writeln!(b, "    let cin = P.cin;\n    let cout4 = P.cout4;");
     // Only the Winograd GEMMs (1x1) have one weight matrix per image.
     let wbase = if per_image_weights {
         "(img % 16u) * cin * cout4 + "
     } else {
         ""
     };
-    // The channel loop's body: one tap of every pixel and channel group.
-    let mut inner = String::new();
-    for j in 0..tn {
-        let _ = if pointwise {
-            writeln!(
-                inner,
-                "        let v_{j} = vec4<f32>(load_x(img, ci, p_{j}));"
-            )
-        } else {
-            writeln!(
-                inner,
-                "        let v_{j} = vec4<f32>(select(0.0, load_x(img, ci, o_{j}), m_{j}));"
-            )
-        };
-    }
-    for q in 0..r {
-        let _ = writeln!(inner, "        let w_{q} = wt[wrow + oc_{q}];");
+    let _ = writeln!(b, "    for (var ci = 0u; ci < cin; ci++) {{");
+    let _ = writeln!(b, "        let wrow = {wbase}ci * {}u * cout4;", k * k);
+    for t in 0..k * k {
         for j in 0..tn {
-            let _ = writeln!(
-                inner,
-                "        acc_{j}_{q} = fma(w_{q}, v_{j}, acc_{j}_{q});"
-            );
+            let _ = if k == 1 {
+                writeln!(
+                    b,
+                    "        let v_{t}_{j} = vec4<f32>(load_x(img, ci, o_{t}_{j}));"
+                )
+            } else {
+                writeln!(
+                    b,
+                    "        let v_{t}_{j} = vec4<f32>(select(0.0, load_x(img, ci, o_{t}_{j}), m_{t}_{j}));"
+                )
+            };
         }
-    }
-    if pointwise {
-        let _ = writeln!(b, "    for (var ci = 0u; ci < cin; ci++) {{");
-        let _ = writeln!(b, "        let wrow = {wbase}ci * cout4;");
-        b.push_str(&inner);
-        let _ = writeln!(b, "    }}");
-    } else {
-        let _ = writeln!(b, "    for (var t = 0u; t < taps; t++) {{");
-        let _ = writeln!(
-            b,
-            "        let dy = i32(t / k) * dil - pad;\n        let dx = i32(t % k) * dil - pad;"
-        );
-        for j in 0..tn {
+        for q in 0..r {
             let _ = writeln!(
                 b,
-                "        let yy_{j} = y_{j} + dy;\n        let xx_{j} = x_{j} + dx;\n        \
-                 let m_{j} = yy_{j} >= 0 && yy_{j} < hi && xx_{j} >= 0 && xx_{j} < wi;\n        \
-                 let o_{j} = u32(clamp(yy_{j}, 0, hi - 1) * wi + clamp(xx_{j}, 0, wi - 1));"
+                "        let w_{t}_{q} = wt[wrow + {t}u * cout4 + oc_{q}];"
             );
+            for j in 0..tn {
+                let _ = writeln!(
+                    b,
+                    "        acc_{j}_{q} = fma(w_{t}_{q}, v_{t}_{j}, acc_{j}_{q});"
+                );
+            }
         }
-        let _ = writeln!(b, "        for (var ci = 0u; ci < cin; ci++) {{");
-        let _ = writeln!(b, "            let wrow = (ci * taps + t) * cout4;");
-        for line in inner.lines() {
-            let _ = writeln!(b, "    {line}");
-        }
-        let _ = writeln!(b, "        }}\n    }}");
     }
+    let _ = writeln!(b, "    }}");
     for q in 0..r {
         for j in 0..tn {
             let _ = writeln!(
