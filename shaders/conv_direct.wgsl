@@ -16,7 +16,7 @@ const WGX: u32 = {{WGX}}u;
 {{COMMON}}
 
 @compute @workgroup_size({{WGX}}, {{WGY}}, 1)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>{{LANE}}) {
     let hw = P.h * P.w;
     let hi = i32(P.h);
     let wi = i32(P.w);

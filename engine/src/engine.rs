@@ -132,6 +132,9 @@ impl Engine {
     /// adapter unless `opts.variant` names one or `opts.timings` holds them.
     pub async fn with_model_async(gpu: Gpu, model: Model, opts: EngineOptions) -> Result<Engine> {
         model.preprocess()?;
+        if let Some(v) = opts.variant {
+            check_variant(&gpu, v)?;
+        }
         let (variant, tuning) = match (opts.variant, &opts.timings) {
             (Some(v), _) => (v, Vec::new()),
             (None, Some(t)) if !t.is_empty() => {
@@ -427,8 +430,8 @@ pub fn conv_pipelines_per_session(variant: ConvVariant) -> usize {
         ConvVariant::Direct { .. } => 10,
         ConvVariant::Tiled => 6,
         // The direct kernels of the layers Winograd skips, its transforms and GEMMs.
-        ConvVariant::Winograd { tn, r } => {
-            conv_pipelines_per_session(ConvVariant::Direct { tn, r }) + 5
+        ConvVariant::Winograd { tn, r, sg } => {
+            conv_pipelines_per_session(ConvVariant::Direct { tn, r, sg }) + 5
         }
     }
 }
@@ -475,7 +478,11 @@ pub fn choose_variant(timings: &[VariantTiming], expected_photos: Option<usize>)
         .iter()
         .min_by(|a, b| cost(a).total_cmp(&cost(b)))
         .map(|t| t.variant)
-        .unwrap_or(ConvVariant::Direct { tn: 4, r: 2 })
+        .unwrap_or(ConvVariant::Direct {
+            tn: 4,
+            r: 2,
+            sg: false,
+        })
 }
 
 /// Measures each convolution variant on a VGG-like layer (128 -> 128, 3x3,
@@ -493,13 +500,80 @@ pub fn tune_conv(gpu: &Gpu) -> Result<Vec<VariantTiming>> {
 
 /// The variants [`tune_conv`] measures, in its order.
 pub const TUNE_CANDIDATES: [ConvVariant; 6] = [
-    ConvVariant::Direct { tn: 16, r: 8 },
-    ConvVariant::Direct { tn: 8, r: 4 },
-    ConvVariant::Direct { tn: 4, r: 2 },
+    ConvVariant::Direct {
+        tn: 16,
+        r: 8,
+        sg: false,
+    },
+    ConvVariant::Direct {
+        tn: 8,
+        r: 4,
+        sg: false,
+    },
+    ConvVariant::Direct {
+        tn: 4,
+        r: 2,
+        sg: false,
+    },
     ConvVariant::Tiled,
-    ConvVariant::Winograd { tn: 16, r: 8 },
-    ConvVariant::Winograd { tn: 8, r: 4 },
+    ConvVariant::Winograd {
+        tn: 16,
+        r: 8,
+        sg: false,
+    },
+    ConvVariant::Winograd {
+        tn: 8,
+        r: 4,
+        sg: false,
+    },
 ];
+
+/// Measured as well where the adapter has subgroups of at least 8 lanes
+/// (lavapipe: 8, most GPUs 32 or 64): the Winograd variants, fastest on
+/// lavapipe, with their weights read through subgroup broadcasts.
+pub const SUBGROUP_CANDIDATES: [ConvVariant; 2] = [
+    ConvVariant::Winograd {
+        tn: 16,
+        r: 8,
+        sg: true,
+    },
+    ConvVariant::Winograd {
+        tn: 8,
+        r: 4,
+        sg: true,
+    },
+];
+
+/// The variants [`tune_conv`] measures on `gpu`: [`TUNE_CANDIDATES`], then
+/// the [`SUBGROUP_CANDIDATES`] its subgroups allow.
+pub fn tune_candidates(gpu: &Gpu) -> Vec<ConvVariant> {
+    TUNE_CANDIDATES
+        .into_iter()
+        .chain(SUBGROUP_CANDIDATES)
+        .filter(|v| check_variant(gpu, *v).is_ok())
+        .collect()
+}
+
+/// Refuses a variant the device cannot run (subgroups missing or too narrow).
+pub fn check_variant(gpu: &Gpu, v: ConvVariant) -> Result<()> {
+    let need = v.subgroup_lanes_needed();
+    let have = gpu.subgroup_lanes();
+    if need > have {
+        let why = if have == 0 {
+            "this device has no subgroups".to_string()
+        } else {
+            format!("its subgroups have {have} lanes")
+        };
+        return Err(Error::Unsupported(format!(
+            "the convolution variant {} needs subgroups of {need} lanes and {why} on {}; \
+             use {} instead.",
+            v.label(),
+            gpu.info.name,
+            v.without_subgroups().label()
+        )));
+    }
+    Ok(())
+}
 
 /// [`tune_conv`] for async callers.
 pub async fn tune_conv_async(gpu: &Gpu) -> Result<Vec<VariantTiming>> {
@@ -524,7 +598,7 @@ pub async fn tune_conv_async(gpu: &Gpu) -> Result<Vec<VariantTiming>> {
             .await?;
     }
     let mut results = Vec::new();
-    for v in TUNE_CANDIDATES {
+    for v in tune_candidates(gpu) {
         let mut g = Graph::new();
         let x = g.tensor("x", c * h * h, Role::Input);
         let y = g.tensor("y", c * h * h, Role::Output);
@@ -551,16 +625,18 @@ pub async fn tune_conv_async(gpu: &Gpu) -> Result<Vec<VariantTiming>> {
     }
     // A Winograd session also compiles the direct kernels of the layers it
     // skips (thin, dilated, small maps), which the timed layer does not show.
+    // The subgroup ones are not timed; their plain twins, as long to compile
+    // (the same code but r - 1 loads fewer), stand in for them.
     let direct_compile = |tn, r| {
         results
             .iter()
-            .find(|t| t.variant == ConvVariant::Direct { tn, r })
+            .find(|t| t.variant == ConvVariant::Direct { tn, r, sg: false })
             .map_or(0.0, |t| t.compile_s)
     };
     let extra: Vec<f64> = results
         .iter()
         .map(|t| match t.variant {
-            ConvVariant::Winograd { tn, r } => direct_compile(tn, r),
+            ConvVariant::Winograd { tn, r, .. } => direct_compile(tn, r),
             _ => 0.0,
         })
         .collect();

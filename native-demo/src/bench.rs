@@ -79,7 +79,7 @@ pub fn bench(a: &BenchArgs) -> Result<ExitCode, String> {
                 ""
             };
             out(&format!(
-                "  {:<14} {:>9.2} ms {:>8.1} GFLOPS, pipeline compiled in {:>7.1} ms{mark}",
+                "  {:<17} {:>9.2} ms {:>8.1} GFLOPS, pipeline compiled in {:>7.1} ms{mark}",
                 t.variant.label(),
                 t.run_s * 1e3,
                 TUNE_FLOPS / t.run_s / 1e9,

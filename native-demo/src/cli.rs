@@ -232,7 +232,7 @@ pub struct DeviceArgs {
     /// folder, so that repeated runs give identical maps).
     #[arg(long, conflicts_with = "conv_variant")]
     pub retune: bool,
-    /// Convolution kernel: direct-TNxOC (e.g. direct-4x8), winograd-TNxOC or tiled; default: the fastest measured at start-up.
+    /// Convolution kernel: direct-TNxOC (e.g. direct-4x8), winograd-TNxOC or tiled, direct-sg-TNxOC and winograd-sg-TNxOC reading weights through subgroup broadcasts; default: the fastest measured at start-up.
     #[arg(long, value_name = "VARIANT", value_parser = parse_variant)]
     pub conv_variant: Option<ConvVariant>,
 }
@@ -252,7 +252,7 @@ fn parse_saliency(s: &str) -> Result<SaliencyModel, String> {
 
 fn parse_variant(s: &str) -> Result<ConvVariant, String> {
     ConvVariant::parse(s).ok_or_else(|| {
-        format!("\"{s}\" is not a conv variant; use direct-TNxOC (TN 1..32, OC a multiple of 4 up to 64, e.g. direct-4x8), winograd-TNxOC (Winograd F(2x2,3x3) for the wide 3x3 layers, direct-TNxOC for the rest) or tiled")
+        format!("\"{s}\" is not a conv variant; use direct-TNxOC (TN 1..32, OC a multiple of 4 up to 64, e.g. direct-4x8), winograd-TNxOC (Winograd F(2x2,3x3) for the wide 3x3 layers, direct-TNxOC for the rest), direct-sg-TNxOC or winograd-sg-TNxOC (weights through subgroup broadcasts, where the adapter has subgroups) or tiled")
     })
 }
 

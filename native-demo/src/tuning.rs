@@ -14,7 +14,7 @@
 
 use std::path::{Path, PathBuf};
 
-use icnet_engine::engine::{VariantTiming, TUNE_CANDIDATES};
+use icnet_engine::engine::{tune_candidates, VariantTiming};
 use icnet_engine::kernels::{conv::ConvVariant, shaders_fingerprint};
 use icnet_engine::Gpu;
 use serde_json::{json, Value};
@@ -82,7 +82,7 @@ fn from_json(gpu: &Gpu, bytes: &[u8]) -> Option<Vec<VariantTiming>> {
         })
         .collect::<Option<_>>()?;
     let variants = timings.iter().map(|t| t.variant);
-    variants.eq(TUNE_CANDIDATES).then_some(timings)
+    variants.eq(tune_candidates(gpu)).then_some(timings)
 }
 
 /// The timings kept for this adapter, if there are usable ones.

@@ -14,7 +14,11 @@ fn browser_like_engine() -> Engine {
     })
     .expect("adapter");
     assert!(gpu.limits.max_storage_buffer_binding_size <= 128 << 20);
-    let variant = Some(ConvVariant::Direct { tn: 4, r: 2 }); // planning only: skip tuning
+    let variant = Some(ConvVariant::Direct {
+        tn: 4,
+        r: 2,
+        sg: false,
+    }); // planning only: skip tuning
     Engine::new(
         gpu,
         scaled_weights(0).unwrap(),

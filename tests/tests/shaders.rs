@@ -12,10 +12,32 @@ fn every_network_kernel_validates() {
     let weights = scaled_weights(0).unwrap();
     let mut sources = BTreeMap::new();
     for variant in [
-        ConvVariant::Direct { tn: 4, r: 2 },
-        ConvVariant::Direct { tn: 2, r: 4 },
+        ConvVariant::Direct {
+            tn: 4,
+            r: 2,
+            sg: false,
+        },
+        ConvVariant::Direct {
+            tn: 2,
+            r: 4,
+            sg: false,
+        },
         ConvVariant::Tiled,
-        ConvVariant::Winograd { tn: 4, r: 2 },
+        ConvVariant::Winograd {
+            tn: 4,
+            r: 2,
+            sg: false,
+        },
+        ConvVariant::Direct {
+            tn: 4,
+            r: 2,
+            sg: true,
+        },
+        ConvVariant::Winograd {
+            tn: 4,
+            r: 2,
+            sg: true,
+        },
     ] {
         for inject in [false, true] {
             let net = build(
@@ -41,10 +63,13 @@ fn every_network_kernel_validates() {
     for (src, name) in &sources {
         let module = naga::front::wgsl::parse_str(src)
             .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
+        // As a device with the SUBGROUP feature validates (the `-sg-` variants).
         naga::valid::Validator::new(
             naga::valid::ValidationFlags::all(),
-            naga::valid::Capabilities::default(),
+            naga::valid::Capabilities::SUBGROUP,
         )
+        .subgroup_stages(naga::valid::ShaderStages::COMPUTE)
+        .subgroup_operations(naga::valid::SubgroupOperationSet::all())
         .validate(&module)
         .unwrap_or_else(|e| panic!("{name}: {e:?}"));
     }

@@ -145,7 +145,7 @@ fn session_pipeline_count_matches_the_variant_choice_constant() {
     let gpu = Gpu::new_blocking(&GpuOptions::default()).expect("adapter");
     // Every variant the start-up measurement can choose; all mismatches at once.
     let mut wrong = Vec::new();
-    for variant in icnet_engine::engine::TUNE_CANDIDATES {
+    for variant in icnet_engine::engine::tune_candidates(&gpu) {
         let u2 = SaliencyNet::new(&gpu, SaliencyModel::U2Netp, &u2w, variant).expect("compile");
         let net = icnet_engine::models::csa::build(&vgg, 2, 2, variant);
         let convs: HashSet<String> = u2

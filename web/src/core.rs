@@ -24,7 +24,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use icnet_engine::engine::{choose_variant, tune_conv_async, VariantTiming};
+use icnet_engine::engine::{check_variant, choose_variant, tune_conv_async, VariantTiming};
 use icnet_engine::io::postprocess;
 use icnet_engine::io::preprocess::{self, DecodeOptions, PhotoInputError, PreparedPhoto};
 use icnet_engine::io::weights::{ConvSet, Weights};
@@ -313,6 +313,9 @@ impl Core {
             None => None,
         };
         let (gpu, gpu_problem) = open_gpu().await?;
+        if let Some(v) = forced_variant {
+            check_variant(&gpu, v).map_err(|e| e.to_string())?;
+        }
         let adapter = gpu.describe();
         Ok(Core {
             gpu: Some(gpu),

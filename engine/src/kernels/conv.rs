@@ -21,20 +21,26 @@ pub enum Act {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConvVariant {
     /// Register blocking only: `tn` pixels x `4*r` channels per invocation.
-    Direct { tn: u32, r: u32 },
+    /// `sg`: each ci/tap's `r` weight vectors are read by the first `r`
+    /// lanes of the subgroup, one each, and passed to every lane with
+    /// `subgroupBroadcast`, instead of every lane reading all `r` (needs
+    /// subgroups of at least `r` lanes: [`crate::Gpu::subgroup_lanes`]).
+    Direct { tn: u32, r: u32, sg: bool },
     /// 64x64 tiles staged through workgroup memory.
     Tiled,
     /// Winograd F(2x2, 3x3) for the 3x3 undilated layers, its GEMMs and every
     /// other layer as `Direct { tn, r }` ([`super::winograd`]).
-    Winograd { tn: u32, r: u32 },
+    Winograd { tn: u32, r: u32, sg: bool },
 }
 
 impl ConvVariant {
     pub fn label(&self) -> String {
         match self {
-            ConvVariant::Direct { tn, r } => format!("direct-{tn}x{}", 4 * r),
+            ConvVariant::Direct { tn, r, sg } => format!("direct-{}{tn}x{}", sg_tag(*sg), 4 * r),
             ConvVariant::Tiled => "tiled-64x64".into(),
-            ConvVariant::Winograd { tn, r } => format!("winograd-{tn}x{}", 4 * r),
+            ConvVariant::Winograd { tn, r, sg } => {
+                format!("winograd-{}{tn}x{}", sg_tag(*sg), 4 * r)
+            }
         }
     }
 
@@ -46,14 +52,63 @@ impl ConvVariant {
             Some(rest) => (true, rest),
             None => (false, s.strip_prefix("direct-")?),
         };
+        let (sg, rest) = match rest.strip_prefix("sg-") {
+            Some(rest) => (true, rest),
+            None => (false, rest),
+        };
         let (a, b) = rest.split_once('x')?;
         let (tn, oc): (u32, u32) = (a.parse().ok()?, b.parse().ok()?);
         let r = oc / 4;
         (tn >= 1 && oc % 4 == 0 && oc >= 4 && tn <= 32 && oc <= 64).then_some(if winograd {
-            ConvVariant::Winograd { tn, r }
+            ConvVariant::Winograd { tn, r, sg }
         } else {
-            ConvVariant::Direct { tn, r }
+            ConvVariant::Direct { tn, r, sg }
         })
+    }
+
+    /// The same variant reading its weights through subgroup broadcasts
+    /// (the tiled one has no such form and is returned unchanged).
+    pub fn with_subgroups(self) -> ConvVariant {
+        match self {
+            ConvVariant::Direct { tn, r, .. } => ConvVariant::Direct { tn, r, sg: true },
+            ConvVariant::Winograd { tn, r, .. } => ConvVariant::Winograd { tn, r, sg: true },
+            v => v,
+        }
+    }
+
+    /// The same variant reading its weights without subgroups.
+    pub fn without_subgroups(self) -> ConvVariant {
+        match self {
+            ConvVariant::Direct { tn, r, .. } => ConvVariant::Direct { tn, r, sg: false },
+            ConvVariant::Winograd { tn, r, .. } => ConvVariant::Winograd { tn, r, sg: false },
+            v => v,
+        }
+    }
+
+    /// Whether the variant reads its weights through subgroup broadcasts.
+    pub fn uses_subgroups(&self) -> bool {
+        matches!(
+            self,
+            ConvVariant::Direct { sg: true, .. } | ConvVariant::Winograd { sg: true, .. }
+        )
+    }
+
+    /// The widest subgroup broadcast the variant's kernels make: its channel block.
+    pub fn subgroup_lanes_needed(&self) -> u32 {
+        match self {
+            ConvVariant::Direct { r, sg: true, .. } | ConvVariant::Winograd { r, sg: true, .. } => {
+                *r
+            }
+            _ => 0,
+        }
+    }
+}
+
+fn sg_tag(sg: bool) -> &'static str {
+    if sg {
+        "sg-"
+    } else {
+        ""
     }
 }
 
@@ -283,13 +338,19 @@ pub(crate) fn kernel_with(
         assert!(k == 1 && matches!(variant, ConvVariant::Direct { .. }));
     }
     match variant {
-        ConvVariant::Direct { tn, r } | ConvVariant::Winograd { tn, r } => {
+        ConvVariant::Direct { tn, r, sg } | ConvVariant::Winograd { tn, r, sg } => {
+            let lane = if sg {
+                ", @builtin(subgroup_invocation_id) lane: u32"
+            } else {
+                ""
+            };
             defs.extend([
                 ("TN", tn.to_string()),
                 ("R", r.to_string()),
                 ("WGX", DIRECT_WGX.to_string()),
                 ("WGY", "1".into()),
-                ("BODY", direct_body(k, tn, r, per_image_weights)),
+                ("LANE", lane.to_string()),
+                ("BODY", direct_body(k, tn, r, sg, per_image_weights)),
             ]);
             Kernel::new("conv_direct", defs)
         }
@@ -317,7 +378,7 @@ const DIRECT_WGX: u32 = 64;
 /// fast, but Chromium's SwiftShader took 5x longer to compile it (the page's
 /// U²-Netp 20 s -> 111 s, ICNet 10 s -> 57 s with direct-8x16), and the
 /// page is where compilation is paid on every visit.
-fn direct_body(k: usize, tn: u32, r: u32, per_image_weights: bool) -> String {
+fn direct_body(k: usize, tn: u32, r: u32, sg: bool, per_image_weights: bool) -> String {
     use std::fmt::Write;
     let pad = (k / 2) as i32;
     let mut b = String::new();
@@ -349,6 +410,9 @@ fn direct_body(k: usize, tn: u32, r: u32, per_image_weights: bool) -> String {
         for j in 0..tn {
             let _ = writeln!(b, "    var acc_{j}_{q} = vec4<f32>(0.0);");
         }
+    }
+    if sg {
+        let _ = writeln!(b, "    let oc_l = min(oc4_0 + lane % {r}u, P.cout4 - 1u);");
     }
     let _ = writeln!(b, "    let cin = P.cin;\n    let cout4 = P.cout4;");
     // Only the Winograd GEMMs (1x1) have one weight matrix per image.
@@ -407,12 +471,13 @@ fn direct_body(k: usize, tn: u32, r: u32, per_image_weights: bool) -> String {
 /// 32-channel block did twice the work).
 pub fn fit_to(variant: ConvVariant, hw: usize, cout: usize) -> ConvVariant {
     match variant {
-        ConvVariant::Direct { tn, r } | ConvVariant::Winograd { tn, r } => {
+        ConvVariant::Direct { tn, r, sg } | ConvVariant::Winograd { tn, r, sg } => {
             let need = (hw as u32).div_ceil(DIRECT_WGX).next_power_of_two();
             let cout4 = (cout as u32).div_ceil(4).next_power_of_two();
             ConvVariant::Direct {
                 tn: tn.min(need).max(1),
                 r: r.min(cout4).max(1),
+                sg,
             }
         }
         v => v,
@@ -421,10 +486,10 @@ pub fn fit_to(variant: ConvVariant, hw: usize, cout: usize) -> ConvVariant {
 
 pub fn push(g: &mut Graph, variant: ConvVariant, c: &ConvCall) {
     let variant = match variant {
-        ConvVariant::Winograd { tn, r } if super::winograd::applies(c) => {
-            return super::winograd::push(g, tn, r, c);
+        ConvVariant::Winograd { tn, r, sg } if super::winograd::applies(c) => {
+            return super::winograd::push(g, tn, r, sg, c);
         }
-        ConvVariant::Winograd { tn, r } => ConvVariant::Direct { tn, r },
+        ConvVariant::Winograd { tn, r, sg } => ConvVariant::Direct { tn, r, sg },
         v => v,
     };
     let l = &c.layer;
@@ -478,7 +543,7 @@ pub fn push_gemm(
         bindings.push(Res::T(t));
     }
     let groups = match variant {
-        ConvVariant::Direct { tn, r } | ConvVariant::Winograd { tn, r } => [
+        ConvVariant::Direct { tn, r, .. } | ConvVariant::Winograd { tn, r, .. } => [
             (hw as u32).div_ceil(tn * DIRECT_WGX),
             (cout4 as u32).div_ceil(r),
             c.images as u32,

@@ -303,13 +303,43 @@ fn conv_weights(seed: u64, cout: usize, cin: usize, k: usize) -> ConvWeights {
 
 /// The convolution variants every conv case runs (and the naga test instantiates).
 pub const VARIANTS: &[ConvVariant] = &[
-    ConvVariant::Direct { tn: 16, r: 8 },
-    ConvVariant::Direct { tn: 4, r: 2 },
-    ConvVariant::Direct { tn: 1, r: 1 },
-    ConvVariant::Direct { tn: 8, r: 1 },
+    ConvVariant::Direct {
+        tn: 16,
+        r: 8,
+        sg: false,
+    },
+    ConvVariant::Direct {
+        tn: 4,
+        r: 2,
+        sg: false,
+    },
+    ConvVariant::Direct {
+        tn: 1,
+        r: 1,
+        sg: false,
+    },
+    ConvVariant::Direct {
+        tn: 8,
+        r: 1,
+        sg: false,
+    },
     ConvVariant::Tiled,
-    ConvVariant::Winograd { tn: 4, r: 2 },
+    ConvVariant::Winograd {
+        tn: 4,
+        r: 2,
+        sg: false,
+    },
 ];
+
+/// [`VARIANTS`] plus, where the device has subgroups wide enough, the
+/// subgroup twins of the direct and Winograd ones.
+pub fn variants(gpu: &Gpu) -> Vec<ConvVariant> {
+    let twins = VARIANTS
+        .iter()
+        .map(|v| v.with_subgroups())
+        .filter(|v| v.uses_subgroups() && crate::engine::check_variant(gpu, *v).is_ok());
+    VARIANTS.iter().copied().chain(twins).collect()
+}
 
 // ---------------------------------------------------------------- convolution
 
@@ -323,7 +353,7 @@ async fn conv_matches_cpu_on_awkward_shapes(gpu: &Gpu) -> CaseResult {
         (1, 20, 130, 3, 67, 3, Act::Relu, false),
     ];
     let mut worst = 0f32;
-    for &variant in VARIANTS {
+    for variant in variants(gpu) {
         for (ci, &(n, cin, cout, h, w, k, act, has_res)) in shapes.iter().enumerate() {
             let what = format!(
                 "conv shape {ci} ({n} images, {cin}->{cout} channels, {h}x{w}, {k}x{k}, {act:?}, residual {has_res}) with {}",
@@ -347,7 +377,7 @@ async fn conv_matches_cpu_on_awkward_shapes(gpu: &Gpu) -> CaseResult {
     }
     Ok(max_err(
         worst,
-        &format!("{} variants x {} shapes", VARIANTS.len(), shapes.len()),
+        &format!("{} variants x {} shapes", variants(gpu).len(), shapes.len()),
     ))
 }
 
@@ -362,7 +392,7 @@ async fn dilated_conv_with_residual_after_act_matches_cpu(gpu: &Gpu) -> CaseResu
         (3, 7, 5, 6, 13, 2, true),
     ];
     let mut worst = 0f32;
-    for &variant in VARIANTS {
+    for variant in variants(gpu) {
         for (ci, &(n, cin, cout, h, w, dil, after)) in shapes.iter().enumerate() {
             let what = format!(
                 "dilated conv shape {ci} ({n} images, {cin}->{cout} channels, {h}x{w}, dilation {dil}, residual after act {after}) with {}",
@@ -387,7 +417,7 @@ async fn dilated_conv_with_residual_after_act_matches_cpu(gpu: &Gpu) -> CaseResu
     }
     Ok(max_err(
         worst,
-        &format!("{} variants x {} shapes", VARIANTS.len(), shapes.len()),
+        &format!("{} variants x {} shapes", variants(gpu).len(), shapes.len()),
     ))
 }
 
@@ -407,7 +437,7 @@ async fn conv_over_a_pair_matches_cpu_concat(gpu: &Gpu) -> CaseResult {
     }
     let want = conv::cpu_conv(&x, n, h, w, &cw, None, Act::Relu);
     let mut worst = 0f32;
-    for &variant in VARIANTS {
+    for variant in variants(gpu) {
         let what = format!(
             "pair conv ({n} images, {ca}+{cb}->{cout} channels, {h}x{w}) with {}",
             variant.label()
@@ -425,7 +455,7 @@ async fn conv_over_a_pair_matches_cpu_concat(gpu: &Gpu) -> CaseResult {
         .await?;
         worst = worst.max(check_close(&got, &want, 1e-5, 1e-5, &what)?);
     }
-    Ok(max_err(worst, &format!("{} variants", VARIANTS.len())))
+    Ok(max_err(worst, &format!("{} variants", variants(gpu).len())))
 }
 
 async fn winograd_conv_matches_cpu_on_awkward_shapes_and_in_passes(gpu: &Gpu) -> CaseResult {
@@ -439,7 +469,11 @@ async fn winograd_conv_matches_cpu_on_awkward_shapes_and_in_passes(gpu: &Gpu) ->
     let x = data(901, n * cin * hw, -1.0, 1.0);
     let r = data(902, n * cout * hw, -1.0, 1.0);
     let want = conv::cpu_conv(&x, n, h, w, &cw, Some(&r), Act::Relu);
-    let variant = ConvVariant::Winograd { tn: 4, r: 2 };
+    let variant = ConvVariant::Winograd {
+        tn: 4,
+        r: 2,
+        sg: false,
+    };
     let what = format!("winograd conv in passes ({n} images, {cin}->{cout}, {h}x{w}, residual)");
     let inputs = [("x", &x[..]), ("r", &r[..])];
     let got = run_kernels(gpu, &inputs, ("y", n * cout * hw), &what, |g, t, y| {
@@ -522,7 +556,7 @@ async fn conv_writes_and_reads_slices(gpu: &Gpu) -> CaseResult {
     let x = data(8, 4 * cin * hw, -1.0, 1.0);
     let want = conv::cpu_conv(&x[cin * hw..3 * cin * hw], 2, h, w, &cw, None, Act::None);
     let mut worst = 0f32;
-    for &variant in VARIANTS {
+    for variant in variants(gpu) {
         let what = format!(
             "sliced conv (images 1..3 of 4, {cin}->{cout} channels into channels 3..8 of 9, {h}x{w}) with {}",
             variant.label()
@@ -557,7 +591,7 @@ async fn conv_writes_and_reads_slices(gpu: &Gpu) -> CaseResult {
             })?;
         }
     }
-    Ok(max_err(worst, &format!("{} variants", VARIANTS.len())))
+    Ok(max_err(worst, &format!("{} variants", variants(gpu).len())))
 }
 
 async fn decoder_concat_is_read_from_its_sources(gpu: &Gpu) -> CaseResult {
@@ -571,7 +605,7 @@ async fn decoder_concat_is_read_from_its_sources(gpu: &Gpu) -> CaseResult {
     let x = conv::cpu_concat(&c, &cm, &s, &of, n, hw);
     let want = conv::cpu_conv(&x, n, h, w, &cw, None, Act::Relu);
     let mut worst = 0f32;
-    for &variant in VARIANTS {
+    for variant in variants(gpu) {
         let what = format!(
             "decoder concat conv ({n} images, 96->96 channels, {h}x{w}) with {}",
             variant.label()
@@ -598,7 +632,7 @@ async fn decoder_concat_is_read_from_its_sources(gpu: &Gpu) -> CaseResult {
         .await?;
         worst = worst.max(check_close(&got, &want, 1e-5, 1e-5, &what)?);
     }
-    Ok(max_err(worst, &format!("{} variants", VARIANTS.len())))
+    Ok(max_err(worst, &format!("{} variants", variants(gpu).len())))
 }
 
 // ---------------------------------------------------------------- pool, resize, mul

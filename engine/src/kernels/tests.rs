@@ -107,7 +107,8 @@ fn every_shader_instantiation_passes_naga() {
     use super::Kernel;
     let mut kernels: Vec<Kernel> = Vec::new();
     let dummy = crate::runtime::plan::TensorId(0);
-    for &v in VARIANTS {
+    let with_twins = VARIANTS.iter().flat_map(|&v| [v, v.with_subgroups()]);
+    for v in with_twins {
         for input in [
             ConvInput::Plain {
                 t: dummy,
@@ -148,7 +149,11 @@ fn every_shader_instantiation_passes_naga() {
         bs: 0,
     };
     kernels.push(conv::kernel_with(
-        conv::ConvVariant::Direct { tn: 4, r: 2 },
+        conv::ConvVariant::Direct {
+            tn: 4,
+            r: 2,
+            sg: false,
+        },
         1,
         &plain,
         conv::Residual::None,
@@ -163,10 +168,14 @@ fn every_shader_instantiation_passes_naga() {
 pub fn validate(src: &str, name: &str) {
     let module = naga::front::wgsl::parse_str(src)
         .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
+    // Subgroup operations as a device with the SUBGROUP feature has them
+    // (the `-sg-` variants).
     naga::valid::Validator::new(
         naga::valid::ValidationFlags::all(),
-        naga::valid::Capabilities::default(),
+        naga::valid::Capabilities::SUBGROUP,
     )
+    .subgroup_stages(naga::valid::ShaderStages::COMPUTE)
+    .subgroup_operations(naga::valid::SubgroupOperationSet::all())
     .validate(&module)
     .unwrap_or_else(|e| panic!("{name}: {e:?}"));
 }

@@ -93,7 +93,7 @@ fn transformed(g: &mut Graph, weight: ConstId, cin: usize, cout: usize) -> Const
 /// runs as direct-`tn`x`4r`. The whole convolution's FLOPs are reported on
 /// the GEMM step (direct-equivalent work), so stage totals stay comparable
 /// across variants.
-pub fn push(g: &mut Graph, tn: u32, r: u32, c: &ConvCall) {
+pub fn push(g: &mut Graph, tn: u32, r: u32, sg: bool, c: &ConvCall) {
     assert!(applies(c));
     let l = c.layer;
     let (h, w) = (c.h, c.w);
@@ -127,7 +127,7 @@ pub fn push(g: &mut Graph, tn: u32, r: u32, c: &ConvCall) {
         (Some(_), false) => Residual::BeforeAct,
         (Some(_), true) => Residual::AfterAct,
     };
-    let gemm_variant = conv::fit_to(ConvVariant::Direct { tn, r }, tile_pass, l.cout);
+    let gemm_variant = conv::fit_to(ConvVariant::Direct { tn, r, sg }, tile_pass, l.cout);
     let mut img0 = 0;
     while img0 < c.images {
         let n = imgs.min(c.images - img0);

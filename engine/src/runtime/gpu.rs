@@ -151,6 +151,13 @@ impl Gpu {
         } else {
             wgpu::Features::empty()
         };
+        // Subgroups for the `-sg-` convolution variants, natively only: browsers
+        // want `enable subgroups;` in the WGSL, which naga does not parse yet.
+        let features = if cfg!(not(target_arch = "wasm32")) {
+            features | (adapter.features() & wgpu::Features::SUBGROUP)
+        } else {
+            features
+        };
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("icnet"),
@@ -259,6 +266,16 @@ impl Gpu {
             });
         cache.insert(src, p.clone());
         p
+    }
+
+    /// The fewest lanes a subgroup has on this device, or 0 without subgroups:
+    /// a `-sg-` convolution variant broadcasts from `r` lanes and needs `r`.
+    pub fn subgroup_lanes(&self) -> u32 {
+        if self.device.features().contains(wgpu::Features::SUBGROUP) {
+            self.info.subgroup_min_size
+        } else {
+            0
+        }
     }
 
     /// How many pipelines have been compiled on this device.

@@ -246,7 +246,11 @@ mod tests {
     /// FLOPs are what `icnet bench` reports.
     #[test]
     fn both_models_build_within_binding_limits() {
-        let v = ConvVariant::Direct { tn: 4, r: 8 };
+        let v = ConvVariant::Direct {
+            tn: 4,
+            r: 8,
+            sg: false,
+        };
         let mut steps = Vec::new();
         for (model, gflop) in [(SaliencyModel::U2Netp, 39.5), (SaliencyModel::U2Net, 117.2)] {
             let g = build(model, &zero_weights(model), 1, v);
