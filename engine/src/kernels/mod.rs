@@ -42,12 +42,31 @@ pub const SHADERS: &[(&str, &str)] = &[
 ];
 
 /// A hash of every shader's source (FNV-1a), to tell whether measurements
-/// of the kernels made by an earlier build still describe this one.
+/// of the kernels made by an earlier build still describe this one. The
+/// convolution bodies are generated in Rust (`conv::kernel`), so the
+/// generated kernels of every variant the tuner times are hashed too: a
+/// change to the generator alone then also invalidates kept timings.
 pub fn shaders_fingerprint() -> u64 {
+    use crate::engine::{SUBGROUP_CANDIDATES, TUNE_CANDIDATES};
+    let plain = conv::ConvInput::Plain {
+        t: crate::runtime::plan::TensorId(0),
+        off: 0,
+        bs: 0,
+    };
+    let generated: Vec<String> = TUNE_CANDIDATES
+        .iter()
+        .chain(&SUBGROUP_CANDIDATES)
+        .flat_map(|&v| {
+            // The 3x3 and 1x1 bodies (a Winograd variant's are its direct kernel's).
+            [3, 1]
+                .map(|k| conv::kernel(v, k, &plain, conv::Residual::None, conv::Act::Relu).source())
+        })
+        .collect();
     let texts = SHADERS
         .iter()
         .flat_map(|(name, src)| [*name, *src])
-        .chain([conv::COMMON]);
+        .chain([conv::COMMON])
+        .chain(generated.iter().map(String::as_str));
     texts.fold(0xcbf29ce484222325u64, |h, text| {
         // A 0xff between texts (never in UTF-8) keeps "ab"+"c" apart from "a"+"bc".
         text.bytes()
