@@ -417,12 +417,12 @@ pub struct VariantTiming {
 }
 
 /// Distinct convolution pipelines that U²-Netp and VGG16 compile together
-/// (kernel template combinations: 1x1 or not, input loader, residual,
+/// (kernel template combinations: kernel size, input loader, residual,
 /// activation, and the block [`conv::fit_to`] narrows for thin layers and
-/// small maps; kernel size and dilation are uniforms, and the tiled kernel
-/// has fewer templates). Checked against the real graphs by a test in the
-/// conformance crate. Before the taps became a loop with uniform bounds
-/// (every size and dilation its own pipeline) these were 29, 21, 20 and 11.
+/// small maps; the dilation is a uniform, and the tiled kernel has fewer
+/// templates). Checked against the real graphs by a test in the conformance
+/// crate. Before the dilation became a uniform (every dilation its own
+/// pipeline) these were 29, 21, 20 and 11.
 pub fn conv_pipelines_per_session(variant: ConvVariant) -> usize {
     match variant {
         ConvVariant::Direct { r: 8.., .. } => 19,
@@ -498,7 +498,8 @@ pub fn tune_conv(gpu: &Gpu) -> Result<Vec<VariantTiming>> {
     pollster::block_on(tune_conv_async(gpu))
 }
 
-/// The variants [`tune_conv`] measures, in its order.
+/// The variants [`tune_conv`] measures on every adapter, in its order
+/// ([`tune_candidates`] adds the subgroup ones where they can run).
 pub const TUNE_CANDIDATES: [ConvVariant; 6] = [
     ConvVariant::Direct {
         tn: 16,
