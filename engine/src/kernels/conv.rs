@@ -437,11 +437,25 @@ fn direct_body(k: usize, tn: u32, r: u32, sg: bool, per_image_weights: bool) -> 
                 )
             };
         }
-        for q in 0..r {
+        if sg {
+            // Lane l reads block l % r; every lane takes block q from lane q.
             let _ = writeln!(
                 b,
-                "        let w_{t}_{q} = wt[wrow + {t}u * cout4 + oc_{q}];"
+                "        let wl_{t} = wt[wrow + {t}u * cout4 + oc_l];"
             );
+        }
+        for q in 0..r {
+            let _ = if sg {
+                writeln!(
+                    b,
+                    "        let w_{t}_{q} = subgroupBroadcast(wl_{t}, {q}u);"
+                )
+            } else {
+                writeln!(
+                    b,
+                    "        let w_{t}_{q} = wt[wrow + {t}u * cout4 + oc_{q}];"
+                )
+            };
             for j in 0..tn {
                 let _ = writeln!(
                     b,
