@@ -12,9 +12,9 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> wt: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(1) var<storage, read> wt: array<vec4<st>>;
+@group(0) @binding(2) var<storage, read> bias: array<vec4<st>>;
+@group(0) @binding(3) var<storage, read_write> dst: array<st>;
 {{INPUT_DECL}}
 {{RESIDUAL_DECL}}
 
@@ -37,11 +37,11 @@ fn activate(v: f32) -> f32 {
 fn store(img: u32, oc4: u32, p: u32, v: vec4<f32>) {
     let hw = P.h * P.w;
     if (p >= hw || oc4 >= P.cout4) { return; }
-    let b = v + bias[oc4];
+    let b = v + vec4<f32>(bias[oc4]);
     for (var l = 0u; l < 4u; l++) {
         let oc = oc4 * 4u + l;
         if (oc < P.cout) {
-            dst[P.out_off + img * P.out_bs + oc * hw + p] = {{EPILOGUE}};
+            dst[P.out_off + img * P.out_bs + oc * hw + p] = st({{EPILOGUE}});
         }
     }
 }

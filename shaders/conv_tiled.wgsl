@@ -32,7 +32,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
             let kk = tid / 16u;
             let c4 = oc4_base + tid % 16u;
             var v = vec4<f32>(0.0);
-            if (k0 + kk < ktot && c4 < P.cout4) { v = wt[(k0 + kk) * P.cout4 + c4]; }
+            if (k0 + kk < ktot && c4 < P.cout4) { v = vec4<f32>(wt[(k0 + kk) * P.cout4 + c4]); }
             As[tid] = v;
         }
         for (var e = 0u; e < 4u; e++) {

@@ -11,9 +11,9 @@ const BRANCHES: u32 = {{BRANCHES}}u;
 struct Params { images: u32, channels: u32, hw: u32, _p: u32 }
 
 @group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> nf: array<f32>;
-@group(0) @binding(2) var<storage, read> siv: array<f32>;
-@group(0) @binding(3) var<storage, read_write> corr: array<f32>;
+@group(0) @binding(1) var<storage, read> nf: array<st>;
+@group(0) @binding(2) var<storage, read> siv: array<st>;
+@group(0) @binding(3) var<storage, read_write> corr: array<st>;
 
 var<workgroup> map: array<f32, MAX_HW>;
 var<workgroup> red: array<f32, WG>;
@@ -29,7 +29,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     for (var p = t; p < P.hw; p += WG) {
         var acc = 0.0;
         for (var c = 0u; c < P.channels; c++) {
-            acc = fma(nf[(n * P.channels + c) * P.hw + p], siv[sbase + c], acc);
+            acc = fma(f32(nf[(n * P.channels + c) * P.hw + p]), f32(siv[sbase + c]), acc);
         }
         map[p] = acc;
         ss = fma(acc, acc, ss);
@@ -43,6 +43,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let inv = 1.0 / max(sqrt(red[0]), 1e-12);
     let obase = (z * P.images + m) * P.hw;
     for (var p = t; p < P.hw; p += WG) {
-        corr[obase + p] = map[p] * inv;
+        corr[obase + p] = st(map[p] * inv);
     }
 }

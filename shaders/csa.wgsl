@@ -10,8 +10,8 @@ const MAX_N: u32 = 1024u;
 struct Params { images: u32, hw: u32, _p0: u32, _p1: u32 }
 
 @group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> corr: array<f32>;
-@group(0) @binding(2) var<storage, read_write> csa: array<f32>;
+@group(0) @binding(1) var<storage, read> corr: array<st>;
+@group(0) @binding(2) var<storage, read_write> csa: array<st>;
 
 var<workgroup> tot: array<f32, MAX_HW>;
 var<workgroup> w: array<f32, MAX_N>;
@@ -24,13 +24,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let base = z * P.images * P.hw;
     for (var p = t; p < P.hw; p += WG) {
         var acc = 0.0;
-        for (var k = 0u; k < P.images; k++) { acc += corr[base + k * P.hw + p]; }
+        for (var k = 0u; k < P.images; k++) { acc += f32(corr[base + k * P.hw + p]); }
         tot[p] = acc;
     }
     workgroupBarrier();
     for (var m = t; m < P.images; m += WG) {
         var acc = 0.0;
-        for (var p = 0u; p < P.hw; p++) { acc = fma(corr[base + m * P.hw + p], tot[p], acc); }
+        for (var p = 0u; p < P.hw; p++) { acc = fma(f32(corr[base + m * P.hw + p]), tot[p], acc); }
         w[m] = acc;
     }
     workgroupBarrier();
@@ -46,7 +46,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     var h = -3.4e38;
     for (var p = t; p < P.hw; p += WG) {
         var acc = 0.0;
-        for (var m = 0u; m < P.images; m++) { acc = fma(corr[base + m * P.hw + p], w[m], acc); }
+        for (var m = 0u; m < P.images; m++) { acc = fma(f32(corr[base + m * P.hw + p]), w[m], acc); }
         tot[p] = acc;
         l = min(l, acc);
         h = max(h, acc);
@@ -61,6 +61,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let mn = lo[0];
     let den = hi[0] - mn + 1e-12;
     for (var p = t; p < P.hw; p += WG) {
-        csa[z * P.hw + p] = (tot[p] - mn) / den;
+        csa[z * P.hw + p] = st((tot[p] - mn) / den);
     }
 }

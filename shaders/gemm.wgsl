@@ -17,9 +17,9 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> bm: array<f32>;
-@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+@group(0) @binding(1) var<storage, read> a: array<st>;
+@group(0) @binding(2) var<storage, read> bm: array<st>;
+@group(0) @binding(3) var<storage, read_write> c: array<st>;
 {{EXTRA_DECL}}
 
 // The fused epilogue: optional per-column scale, then optional per-row bias.
@@ -47,7 +47,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         var av: array<f32, TM>;
         var bv: array<f32, TN>;
         for (var r = 0u; r < TM; r++) { av[r] = load_a(b, ii[r], k); }
-        for (var s = 0u; s < TN; s++) { bv[s] = bm[bb + k * P.b_ks + jj[s] * P.b_js]; }
+        for (var s = 0u; s < TN; s++) { bv[s] = f32(bm[bb + k * P.b_ks + jj[s] * P.b_js]); }
         for (var r = 0u; r < TM; r++) {
             for (var s = 0u; s < TN; s++) { acc[r][s] = fma(av[r], bv[s], acc[r][s]); }
         }
@@ -58,7 +58,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         for (var s = 0u; s < TN; s++) {
             let j = j0 + s;
             if (j >= P.n) { break; }
-            c[P.c_off + b * P.c_bs + i * P.c_is + j] = epilogue(acc[r][s], b, i, j);
+            c[P.c_off + b * P.c_bs + i * P.c_is + j] = st(epilogue(acc[r][s], b, i, j));
         }
     }
 }

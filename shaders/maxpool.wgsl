@@ -6,8 +6,8 @@
 struct Params { planes: u32, h: u32, w: u32, oh: u32, ow: u32, src_off: u32, _p1: u32, _p2: u32 }
 
 @group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> src: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(1) var<storage, read> src: array<st>;
+@group(0) @binding(2) var<storage, read_write> dst: array<st>;
 
 @compute @workgroup_size(256, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -20,7 +20,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let y1 = min(y + 1u, P.h - 1u);
     let x1 = min(x + 1u, P.w - 1u);
     let base = P.src_off + plane * P.h * P.w;
-    let top = max(src[base + y * P.w + x], src[base + y * P.w + x1]);
-    let bot = max(src[base + y1 * P.w + x], src[base + y1 * P.w + x1]);
-    dst[i] = max(top, bot);
+    let top = max(f32(src[base + y * P.w + x]), f32(src[base + y * P.w + x1]));
+    let bot = max(f32(src[base + y1 * P.w + x]), f32(src[base + y1 * P.w + x1]));
+    dst[i] = st(max(top, bot));
 }

@@ -27,8 +27,8 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> src: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(1) var<storage, read> src: array<st>;
+@group(0) @binding(2) var<storage, read_write> dst: array<st>;
 {{BASE_DECL}}
 
 // base + v for a merge, else v.
@@ -37,7 +37,7 @@ fn add_base(v: f32, idx: u32) -> f32 {
 }
 
 fn px(base: u32, y: u32, x: u32) -> f32 {
-    let v = src[base + y * P.in_w + x];
+    let v = f32(src[base + y * P.in_w + x]);
     if (ONE_MINUS) { return 1.0 - v; }
     return v;
 }
@@ -70,5 +70,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let bot = px(base, y1, x0) * lx0 + px(base, y1, x1) * lx1;
     let v = top * ly0 + bot * ly1;
     let o = P.out_off + img * P.out_bs + ch * ohw + r;
-    dst[o] = add_base(v, plane * ohw + r);
+    dst[o] = st(add_base(v, plane * ohw + r));
 }

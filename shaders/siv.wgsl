@@ -12,9 +12,9 @@ const MAX_C: u32 = 512u;
 struct Params { branches: u32, channels: u32, h: u32, w: u32 }
 
 @group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> nf: array<f32>;
-@group(0) @binding(2) var<storage, read> s: array<f32>;
-@group(0) @binding(3) var<storage, read_write> siv: array<f32>;
+@group(0) @binding(1) var<storage, read> nf: array<st>;
+@group(0) @binding(2) var<storage, read> s: array<st>;
+@group(0) @binding(3) var<storage, read_write> siv: array<st>;
 
 var<workgroup> vals: array<f32, MAX_C>;
 var<workgroup> red: array<f32, WG>;
@@ -31,7 +31,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             var row = 0.0;
             for (var x = 0u; x < P.w; x++) {
                 let p = y * P.w + x;
-                row += nf[(n * P.channels + c) * hw + p] * s[z * hw + p];
+                row += f32(nf[(n * P.channels + c) * hw + p]) * f32(s[z * hw + p]);
             }
             acc += row / f32(P.w);
         }
@@ -47,6 +47,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     let inv = 1.0 / max(sqrt(red[0]), 1e-12);
     for (var c = t; c < P.channels; c += WG) {
-        siv[z * P.channels + c] = vals[c] * inv;
+        siv[z * P.channels + c] = st(vals[c] * inv);
     }
 }

@@ -13,7 +13,7 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read_write> v: array<f32>;
+@group(0) @binding(1) var<storage, read_write> v: array<st>;
 {{INPUT_DECL}}
 
 // Input value at channel ci, pixel index pix of image img (pixel in range).
@@ -62,9 +62,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let plane = P.cin * P.tiles;
     let base = (gid.z * 16u * P.cin + ci) * P.tiles + tl;
     for (var j = 0u; j < 4u; j++) {
-        v[base + j * plane] = r0[j];
-        v[base + (4u + j) * plane] = r1[j];
-        v[base + (8u + j) * plane] = r2[j];
-        v[base + (12u + j) * plane] = r3[j];
+        v[base + j * plane] = st(r0[j]);
+        v[base + (4u + j) * plane] = st(r1[j]);
+        v[base + (8u + j) * plane] = st(r2[j]);
+        v[base + (12u + j) * plane] = st(r3[j]);
     }
 }

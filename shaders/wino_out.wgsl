@@ -12,9 +12,9 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> m: array<f32>;
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(1) var<storage, read> m: array<st>;
+@group(0) @binding(2) var<storage, read> bias: array<st>;
+@group(0) @binding(3) var<storage, read_write> dst: array<st>;
 {{RESIDUAL_DECL}}
 
 fn add_residual(v: f32, img: u32, oc: u32, hw: u32, p: u32) -> f32 {
@@ -30,9 +30,9 @@ fn store(img: u32, oc: u32, y: u32, x: u32, val: f32) {
     let hw = P.h * P.w;
     let p = y * P.w + x;
     // The epilogue is conv_common's, which reads lane l of a vec4 of sums.
-    let b = vec4<f32>(val + bias[oc]);
+    let b = vec4<f32>(val + f32(bias[oc]));
     let l = 0u;
-    dst[P.out_off + img * P.out_bs + oc * hw + p] = {{EPILOGUE}};
+    dst[P.out_off + img * P.out_bs + oc * hw + p] = st({{EPILOGUE}});
 }
 
 // Aᵀ x for one 4-vector: (x0 + x1 + x2, x1 - x2 - x3).
@@ -52,7 +52,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     var rows: array<vec4<f32>, 4>;
     for (var i = 0u; i < 4u; i++) {
         let e = base + 4u * i * plane;
-        rows[i] = vec4<f32>(m[e], m[e + plane], m[e + 2u * plane], m[e + 3u * plane]);
+        rows[i] = vec4<f32>(f32(m[e]), f32(m[e + plane]), f32(m[e + 2u * plane]), f32(m[e + 3u * plane]));
     }
     // Aᵀ m (rows), then (Aᵀ m) A (columns).
     let y0 = at(rows[0] + rows[1] + rows[2]);

@@ -12,7 +12,7 @@ use crate::kernels::conv::{self, Act, ConvCall, ConvVariant};
 use crate::models::icnet::{
     self, Network, NetworkOptions, CHUNK_BYTES_PER_IMAGE, LARGEST_PER_IMAGE_BYTES, S,
 };
-use crate::runtime::plan::{Graph, Plan, Role, StageTiming, TensorId};
+use crate::runtime::plan::{Graph, Plan, Precision, Role, StageTiming, TensorId};
 use crate::{Error, Gpu, Result};
 
 /// Largest group the co-saliency kernels accept (their per-group arrays live
@@ -36,6 +36,10 @@ pub struct EngineOptions {
     /// could give maps that differ in the last bit. Reusing one measurement
     /// keeps repeated runs identical and skips the start-up measurement.
     pub timings: Option<Vec<VariantTiming>>,
+    /// Storage of activations and weights (f32 by default, the conformance
+    /// mode; f16 needs `shader-f16` and is refused with a sentence without it).
+    /// The variant is chosen from f32 timings in both.
+    pub precision: Precision,
 }
 
 /// What a compiled plan looks like, for reports.
@@ -132,6 +136,7 @@ impl Engine {
     /// adapter unless `opts.variant` names one or `opts.timings` holds them.
     pub async fn with_model_async(gpu: Gpu, model: Model, opts: EngineOptions) -> Result<Engine> {
         model.preprocess()?;
+        check_precision(&gpu, opts.precision)?;
         if let Some(v) = opts.variant {
             check_variant(&gpu, v)?;
         }
@@ -153,6 +158,11 @@ impl Engine {
             opts,
             compiled: None,
         })
+    }
+
+    /// How this engine stores activations and weights.
+    pub fn precision(&self) -> Precision {
+        self.opts.precision
     }
 
     /// Images per chunk for a group of `n` on this device.
@@ -209,7 +219,8 @@ impl Engine {
                 }
                 Model::Csa(v) => crate::models::csa::build(v, n, chunk, self.variant),
             };
-            let graph = std::mem::take(&mut net.graph);
+            let mut graph = std::mem::take(&mut net.graph);
+            graph.precision = self.opts.precision;
             let plan = Plan::compile_async(&self.gpu, graph).await?;
             self.compiled = Some(Compiled { key, net, plan });
         }
@@ -556,6 +567,17 @@ pub fn tune_candidates(gpu: &Gpu) -> Vec<ConvVariant> {
 }
 
 /// Refuses a variant the device cannot run (subgroups missing or too narrow).
+/// One sentence when `gpu` cannot store in `precision`.
+pub fn check_precision(gpu: &Gpu, precision: Precision) -> Result<()> {
+    if precision == Precision::F16 && !gpu.has_f16() {
+        return Err(Error::Unsupported(format!(
+            "{} has no shader-f16, so it cannot run in f16; use f32",
+            gpu.info.name
+        )));
+    }
+    Ok(())
+}
+
 pub fn check_variant(gpu: &Gpu, v: ConvVariant) -> Result<()> {
     let need = v.subgroup_lanes_needed();
     let have = gpu.subgroup_lanes();

@@ -26,3 +26,4 @@ pub mod runtime;
 pub use engine::{Engine, EngineOptions, Model, RunOutput, RunRequest};
 pub use error::{Error, Result};
 pub use runtime::gpu::{Gpu, GpuOptions};
+pub use runtime::plan::Precision;

@@ -112,6 +112,7 @@ pub fn bench(a: &BenchArgs) -> Result<ExitCode, String> {
             "backend": format!("{:?}", info.backend),
             "driver": info.driver_info,
             "conv_variant": engine.variant.label(),
+            "precision": engine.precision().id(),
             "model": engine.model.name(),
             "saliency": saliency,
             "groups": groups,
@@ -145,7 +146,8 @@ fn bench_saliency(engine: &Engine, model: SaliencyModel, w: &ConvSet) -> Result<
     out("");
     let t0 = Instant::now();
     let before = engine.gpu.pipelines_compiled();
-    let net = SaliencyNet::new(&engine.gpu, model, w, engine.variant).map_err(clause)?;
+    let net = SaliencyNet::new(&engine.gpu, model, w, engine.variant, engine.precision())
+        .map_err(clause)?;
     let plan = net.plan();
     out(&format!(
         "{} (one photo, 320x320): plan compiled in {} ({} new pipelines), {} dispatches, {:.1} GFLOP",

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use icnet_engine::kernels::conv::ConvVariant;
 use icnet_engine::models::u2net::SaliencyModel;
+use icnet_engine::Precision;
 
 /// The saliency model of `icnet run` (and of a bare `icnet bench
 /// --saliency`) when none is asked for. One constant, so that the choice,
@@ -235,6 +236,13 @@ pub struct DeviceArgs {
     /// Convolution kernel: direct-TNxOC (e.g. direct-4x8), winograd-TNxOC or tiled, direct-sg-TNxOC and winograd-sg-TNxOC reading weights through subgroup broadcasts; default: the fastest measured at start-up.
     #[arg(long, value_name = "VARIANT", value_parser = parse_variant)]
     pub conv_variant: Option<ConvVariant>,
+    /// Storage of activations and weights: f32 (the default, what the conformance tests check) or f16 (half the memory and bytes moved, arithmetic still f32; needs shader-f16; maps move by up to 0.01 in max F, so it is for speed on GPUs, not the default: README, "Precision").
+    #[arg(long, value_name = "P", default_value = "f32", value_parser = parse_precision)]
+    pub precision: Precision,
+}
+
+fn parse_precision(s: &str) -> Result<Precision, String> {
+    Precision::parse(s).ok_or_else(|| format!("\"{s}\" is not a precision; use f32 or f16"))
 }
 
 fn parse_saliency(s: &str) -> Result<SaliencyModel, String> {

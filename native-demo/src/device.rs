@@ -80,6 +80,11 @@ pub fn open_engine(
         mib(gpu.limits.max_storage_buffer_binding_size),
         mib(gpu.limits.max_buffer_size)
     );
+    // Before the variant measurement, which takes seconds on a software adapter.
+    icnet_engine::engine::check_precision(&gpu, a.precision).map_err(clause)?;
+    if a.precision == icnet_engine::Precision::F16 {
+        eprintln!("precision: f16 storage, f32 arithmetic (--precision f16)");
+    }
     let kept_in = cache_dir().map(|d| tuning::file(&d, &gpu));
     let mut reused = None;
     let timings = if a.conv_variant.is_some() {
@@ -117,6 +122,7 @@ pub fn open_engine(
             memory_budget: a.memory_budget_mib.map(|m| m.saturating_mul(MIB)),
             expected_photos,
             timings,
+            precision: a.precision,
         },
     )
     .map_err(clause)?;

@@ -65,9 +65,10 @@ impl LazyEngine<'_> {
             let engine =
                 device::open_engine(self.args, m, Some(self.photos), device::Timings::Reuse)?;
             let u2 = match self.u2_weights.take() {
-                Some((model, w)) => {
-                    Some(SaliencyNet::new(&engine.gpu, model, &w, engine.variant).map_err(clause)?)
-                }
+                Some((model, w)) => Some(
+                    SaliencyNet::new(&engine.gpu, model, &w, engine.variant, engine.precision())
+                        .map_err(clause)?,
+                ),
                 None => None,
             };
             self.engine = Some((engine, u2));

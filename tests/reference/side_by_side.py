@@ -130,7 +130,8 @@ def table(a, o, pt, u2, provider):
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"torch {torch.__version__} ({a.device}, {torch.get_num_threads()} threads), "
         f"onnxruntime {onnxruntime.__version__} ({provider}). Ours: {o['adapter']} "
-        f"({o['backend']}, {o['driver']}), conv variant {o['conv_variant']}. Seconds, median of "
+        f"({o['backend']}, {o['driver']}), conv variant {o['conv_variant']}, "
+        f"{o.get('precision', 'f32')} storage. Seconds, median of "
         f"{a.repeats} after a warm-up; in brackets how many times our time theirs is (below 1: "
         f"we are faster).",
         "",

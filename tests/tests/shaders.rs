@@ -51,7 +51,11 @@ fn every_network_kernel_validates() {
                 },
             );
             for s in &net.graph.steps {
-                sources.entry(s.kernel.source()).or_insert(s.kernel.name());
+                for precision in icnet_engine::Precision::ALL {
+                    let mut k = s.kernel.clone();
+                    k.precision = precision;
+                    sources.entry(k.source()).or_insert(k.name());
+                }
             }
         }
     }
@@ -63,10 +67,11 @@ fn every_network_kernel_validates() {
     for (src, name) in &sources {
         let module = naga::front::wgsl::parse_str(src)
             .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
-        // As a device with the SUBGROUP feature validates (the `-sg-` variants).
+        // As a device with the SUBGROUP and SHADER_F16 features validates
+        // (the `-sg-` variants, the f16 precision).
         naga::valid::Validator::new(
             naga::valid::ValidationFlags::all(),
-            naga::valid::Capabilities::SUBGROUP,
+            naga::valid::Capabilities::SUBGROUP | naga::valid::Capabilities::SHADER_FLOAT16,
         )
         .subgroup_stages(naga::valid::ShaderStages::COMPUTE)
         .subgroup_operations(naga::valid::SubgroupOperationSet::all())

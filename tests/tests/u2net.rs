@@ -11,7 +11,7 @@ use icnet_engine::io::preprocess::{
     decode_photo, pillow_resize, DecodeOptions, DecodedPhoto, Filter,
 };
 use icnet_engine::models::u2net::{self, SaliencyModel, SaliencyNet};
-use icnet_engine::{Gpu, GpuOptions};
+use icnet_engine::{Gpu, GpuOptions, Precision};
 
 const PHOTOS: [&str; 2] = ["windmill1", "plier2"];
 
@@ -60,7 +60,7 @@ fn d0_matches_onnxruntime(model: SaliencyModel, golden: &str) -> Vec<(DecodedPho
     let timings = icnet_engine::engine::tune_conv(&gpu).expect("tune");
     let variant = icnet_engine::engine::choose_variant(&timings, None);
     let t0 = Instant::now();
-    let net = SaliencyNet::new(&gpu, model, &weights, variant).expect("compile");
+    let net = SaliencyNet::new(&gpu, model, &weights, variant, Precision::F32).expect("compile");
     drop(weights);
     println!(
         "{}: compiled in {:.1} s ({variant:?}, {})",
@@ -146,7 +146,8 @@ fn session_pipeline_count_matches_the_variant_choice_constant() {
     // Every variant the start-up measurement can choose; all mismatches at once.
     let mut wrong = Vec::new();
     for variant in icnet_engine::engine::tune_candidates(&gpu) {
-        let u2 = SaliencyNet::new(&gpu, SaliencyModel::U2Netp, &u2w, variant).expect("compile");
+        let u2 = SaliencyNet::new(&gpu, SaliencyModel::U2Netp, &u2w, variant, Precision::F32)
+            .expect("compile");
         let net = icnet_engine::models::csa::build(&vgg, 2, 2, variant);
         let convs: HashSet<String> = u2
             .plan()

@@ -31,7 +31,7 @@ use icnet_engine::io::weights::{ConvSet, Weights};
 use icnet_engine::kernels::conv::ConvVariant;
 use icnet_engine::models::icnet::CHUNK_BYTES_PER_IMAGE;
 use icnet_engine::models::u2net::{self, SaliencyModel, SaliencyNet};
-use icnet_engine::{Engine, EngineOptions, Gpu, GpuOptions, Model};
+use icnet_engine::{Engine, EngineOptions, Gpu, GpuOptions, Model, Precision};
 use web_time::Instant;
 
 /// A co-saliency group needs at least two photos.
@@ -724,7 +724,7 @@ impl Core {
         let variant = self
             .variant()
             .expect("the variant before the saliency model");
-        let u2 = SaliencyNet::new_async(self.gpu(), model, w, variant)
+        let u2 = SaliencyNet::new_async(self.gpu(), model, w, variant, PAGE_PRECISION)
             .await
             .map_err(|e| self.gpu_error(e))?;
         self.u2 = Some(u2);
@@ -881,8 +881,15 @@ fn options(variant: Option<ConvVariant>) -> EngineOptions {
         memory_budget: Some(CHUNK_PHOTOS * CHUNK_BYTES_PER_IMAGE),
         expected_photos: Some(TYPICAL_GROUP),
         timings: None,
+        precision: PAGE_PRECISION,
     }
 }
+
+/// The page computes in f32, the conformance mode: f16 would halve its
+/// memory traffic only where the adapter has shader-f16 (SwiftShader, the
+/// browser tests' adapter, has not), and U²-Netp's maps move measurably in
+/// f16 (README, "Precision").
+const PAGE_PRECISION: Precision = Precision::F32;
 
 enum Part {
     Backbone,

@@ -239,23 +239,23 @@ pub enum Residual {
 pub fn input_loader(input: &ConvInput, first: u32) -> (String, String) {
     match input {
         ConvInput::Plain { .. } => (
-            super::read_decls(first, &[("src", "f32")]),
-            "    return src[P.in_off + img * P.in_bs + ci * P.h * P.w + pix];".to_string(),
+            super::read_decls(first, &[("src", "st")]),
+            "    return f32(src[P.in_off + img * P.in_bs + ci * P.h * P.w + pix]);".to_string(),
         ),
         ConvInput::Concat { .. } => (
-            super::read_decls(first, &[("cc", "f32"), ("cm", "f32"), ("sm", "f32"), ("old", "f32")]),
+            super::read_decls(first, &[("cc", "st"), ("cm", "st"), ("sm", "st"), ("old", "st")]),
             "    let hw = P.h * P.w;\n\
-             \x20   if (ci < 32u) { return cc[img * P.in_bs + ci * hw + pix] * cm[img * P.map_bs + pix]; }\n\
-             \x20   if (ci < 64u) { return cc[img * P.in_bs + (ci - 32u) * hw + pix] * sm[img * P.map_bs + pix]; }\n\
-             \x20   return old[img * P.in_bs + (ci - 64u) * hw + pix];"
+             \x20   if (ci < 32u) { return f32(cc[img * P.in_bs + ci * hw + pix]) * f32(cm[img * P.map_bs + pix]); }\n\
+             \x20   if (ci < 64u) { return f32(cc[img * P.in_bs + (ci - 32u) * hw + pix]) * f32(sm[img * P.map_bs + pix]); }\n\
+             \x20   return f32(old[img * P.in_bs + (ci - 64u) * hw + pix]);"
                 .to_string(),
         ),
         ConvInput::Pair { ca, .. } => (
-            super::read_decls(first, &[("xa", "f32"), ("xb", "f32")]),
+            super::read_decls(first, &[("xa", "st"), ("xb", "st")]),
             format!(
                 "    let hw = P.h * P.w;\n\
-                 \x20   if (ci < {ca}u) {{ return xa[img * P.in_bs + ci * hw + pix]; }}\n\
-                 \x20   return xb[img * P.map_bs + (ci - {ca}u) * hw + pix];"
+                 \x20   if (ci < {ca}u) {{ return f32(xa[img * P.in_bs + ci * hw + pix]); }}\n\
+                 \x20   return f32(xb[img * P.map_bs + (ci - {ca}u) * hw + pix]);"
             ),
         ),
     }
@@ -274,8 +274,8 @@ pub fn input_bindings(input: &ConvInput) -> Vec<Res> {
 pub fn residual_loader(residual: Residual, first: u32) -> (String, String) {
     if residual != Residual::None {
         (
-            super::read_decls(first, &[("res", "f32")]),
-            "    return v + res[P.res_off + img * P.res_bs + oc * hw + p];".into(),
+            super::read_decls(first, &[("res", "st")]),
+            "    return v + f32(res[P.res_off + img * P.res_bs + oc * hw + p]);".into(),
         )
     } else {
         (String::new(), "    return v;".into())
@@ -441,7 +441,7 @@ fn direct_body(k: usize, tn: u32, r: u32, sg: bool, per_image_weights: bool) -> 
             // Lane l reads block l % r; every lane takes block q from lane q.
             let _ = writeln!(
                 b,
-                "        let wl_{t} = wt[wrow + {t}u * cout4 + oc_l];"
+                "        let wl_{t} = vec4<f32>(wt[wrow + {t}u * cout4 + oc_l]);"
             );
         }
         for q in 0..r {
@@ -453,7 +453,7 @@ fn direct_body(k: usize, tn: u32, r: u32, sg: bool, per_image_weights: bool) -> 
             } else {
                 writeln!(
                     b,
-                    "        let w_{t}_{q} = wt[wrow + {t}u * cout4 + oc_{q}];"
+                    "        let w_{t}_{q} = vec4<f32>(wt[wrow + {t}u * cout4 + oc_{q}]);"
                 )
             };
             for j in 0..tn {

@@ -42,30 +42,30 @@ pub struct GemmCall {
 pub fn push(g: &mut Graph, c: &GemmCall) {
     let (a_load, a_binding, mut extra, a_params) = match c.a {
         ALoad::Plain { t, off, bs, is, ks } => (
-            "    return a[P.a_off + b * P.a_bs + i * P.a_is + k * P.a_ks];",
+            "    return f32(a[P.a_off + b * P.a_bs + i * P.a_is + k * P.a_ks]);",
             Res::T(t),
             vec![],
             [off, bs, is, ks],
         ),
         ALoad::Gather { w, rank } => (
-            "    return a[i * P.k + rank[b * P.k + k]];",
+            "    return f32(a[i * P.k + rank[b * P.k + k]]);",
             Res::C(w),
             vec![(Res::T(rank), "rank", "u32")],
             [0, 0, c.k, 1],
         ),
     };
     if let Some(s) = c.scale {
-        extra.push((Res::T(s), "scale", "f32"));
+        extra.push((Res::T(s), "scale", "st"));
     }
     if let Some(b) = c.bias {
-        extra.push((Res::C(b), "bias", "f32"));
+        extra.push((Res::C(b), "bias", "st"));
     }
     let mut epilogue = String::from("    var v = v0;\n");
     if c.scale.is_some() {
-        epilogue += "    v = v * scale[b * P.sc_bs + j];\n";
+        epilogue += "    v = v * f32(scale[b * P.sc_bs + j]);\n";
     }
     if c.bias.is_some() {
-        epilogue += "    v = v + bias[i];\n";
+        epilogue += "    v = v + f32(bias[i]);\n";
     }
     epilogue += "    return v;";
     let names: Vec<(&str, &str)> = extra.iter().map(|(_, n, t)| (*n, *t)).collect();

@@ -18,6 +18,8 @@ pub mod resize;
 pub mod selftest;
 pub mod winograd;
 
+use crate::runtime::plan::Precision;
+
 /// Every shader, by name. Tests validate each instantiation with naga.
 pub const SHADERS: &[(&str, &str)] = &[
     (
@@ -80,6 +82,9 @@ pub fn shaders_fingerprint() -> u64 {
 pub struct Kernel {
     pub shader: &'static str,
     pub defs: Vec<(&'static str, String)>,
+    /// Storage precision of every float buffer the kernel binds (see
+    /// [`Kernel::source`]); set from the graph's precision when a plan is compiled.
+    pub precision: Precision,
 }
 
 impl Kernel {
@@ -88,20 +93,32 @@ impl Kernel {
             SHADERS.iter().any(|(n, _)| *n == shader),
             "unknown shader {shader}"
         );
-        Kernel { shader, defs }
+        Kernel {
+            shader,
+            defs,
+            precision: Precision::F32,
+        }
     }
 
     pub fn name(&self) -> &'static str {
         self.shader
     }
 
-    /// The WGSL text with every `{{NAME}}` replaced.
+    /// The WGSL text with every `{{NAME}}` replaced, after a header that
+    /// names the storage type `st` of float buffers: `f32`, or `f16` with
+    /// `enable f16;`. Shaders declare float storage as `array<st>` or
+    /// `array<vec4<st>>`, convert every load to f32 and every store back to
+    /// `st`: arithmetic, accumulators and workgroup memory are f32 in both.
     pub fn source(&self) -> String {
         let (_, src) = SHADERS
             .iter()
             .find(|(n, _)| *n == self.shader)
             .expect("known shader");
-        let mut out = src.to_string();
+        let header = match self.precision {
+            Precision::F32 => "alias st = f32;\n",
+            Precision::F16 => "enable f16;\nalias st = f16;\n",
+        };
+        let mut out = format!("{header}{src}");
         for (k, v) in &self.defs {
             out = out.replace(&format!("{{{{{k}}}}}"), v);
         }

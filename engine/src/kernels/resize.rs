@@ -99,8 +99,8 @@ pub fn push(g: &mut Graph, c: &ResizeCall) {
     let n = planes * c.out_hw.0 * c.out_hw.1;
     let (base_decl, base_body) = if c.add_base.is_some() {
         (
-            super::read_decls(3, &[("base_t", "f32")]),
-            "    return base_t[idx] + v;",
+            super::read_decls(3, &[("base_t", "st")]),
+            "    return f32(base_t[idx]) + v;",
         )
     } else {
         (String::new(), "    return v;")

@@ -27,7 +27,7 @@ use super::resize::{self, Coords, ResizeCall};
 use super::{cosal, mul, pool};
 use crate::io::weights::ConvWeights;
 use crate::runtime::gpu::Gpu;
-use crate::runtime::plan::{Graph, Plan, Role, TensorId};
+use crate::runtime::plan::{Graph, Plan, Precision, Role, TensorId};
 
 /// What a case's function returns: `Ok(detail)` or `Err(one sentence)`.
 pub type CaseResult = Result<String, String>;
@@ -81,6 +81,7 @@ pub const CASES: &[Case] = &[
     case!(rank_is_stable_on_ties),
     case!(foreground_only_cosal_ops_match_the_foreground_branch),
     case!(mul_matches_cpu),
+    case!(f16_storage_conv_matches_cpu_on_rounded_operands),
 ];
 
 /// Every case, in the order [`run_all`] runs them.
@@ -183,7 +184,20 @@ async fn run_kernels(
     what: &str,
     push: impl FnOnce(&mut Graph, &[TensorId], TensorId),
 ) -> Result<Vec<f32>, String> {
+    run_kernels_in(gpu, Precision::F32, inputs, output, what, push).await
+}
+
+/// [`run_kernels`] with float storage in `precision`.
+async fn run_kernels_in(
+    gpu: &Gpu,
+    precision: Precision,
+    inputs: &[(&str, &[f32])],
+    output: (&str, usize),
+    what: &str,
+    push: impl FnOnce(&mut Graph, &[TensorId], TensorId),
+) -> Result<Vec<f32>, String> {
     let mut g = Graph::new();
+    g.precision = precision;
     let ids: Vec<TensorId> = inputs
         .iter()
         .map(|(name, v)| g.tensor(*name, v.len(), Role::Input))
@@ -378,6 +392,70 @@ async fn conv_matches_cpu_on_awkward_shapes(gpu: &Gpu) -> CaseResult {
     Ok(max_err(
         worst,
         &format!("{} variants x {} shapes", variants(gpu).len(), shapes.len()),
+    ))
+}
+
+/// `v` rounded to f16 and back: what f16 storage keeps of it.
+fn f16_rounded(v: &[f32]) -> Vec<f32> {
+    v.iter().map(|&x| half::f16::from_f32(x).to_f32()).collect()
+}
+
+async fn f16_storage_conv_matches_cpu_on_rounded_operands(gpu: &Gpu) -> CaseResult {
+    if !gpu.has_f16() {
+        return Ok("skipped: this adapter has no shader-f16".into());
+    }
+    // The reference convolves the f16-rounded input, weights, bias and
+    // residual in f64, so what is left is the kernel's own rounding: the
+    // stored output (2^-11 relative) and, for Winograd, its transformed
+    // weights, input tiles and products, each stored in f16 (relative to
+    // those intermediates, whose magnitude is bounded by a few times the
+    // output scale). Hence a bound relative to the largest output.
+    let shapes = [
+        (2, 5, 7, 9, 13, 3, Act::Relu, false),
+        (1, 3, 64, 11, 6, 3, Act::None, true),
+        (3, 17, 1, 5, 5, 1, Act::Sigmoid, false),
+        (1, 64, 64, 24, 22, 3, Act::Relu, true),
+    ];
+    let mut worst = 0f32;
+    for variant in variants(gpu) {
+        for (ci, &(n, cin, cout, h, w, k, act, has_res)) in shapes.iter().enumerate() {
+            let what = format!(
+                "f16 conv shape {ci} ({n} images, {cin}->{cout} channels, {h}x{w}, {k}x{k}, {act:?}, residual {has_res}) with {}",
+                variant.label()
+            );
+            let mut cw = conv_weights(ci as u64 * 10 + 500, cout, cin, k);
+            cw.weight = f16_rounded(&cw.weight);
+            cw.bias = f16_rounded(&cw.bias);
+            let x = f16_rounded(&data(ci as u64 * 10 + 502, n * cin * h * w, -1.0, 1.0));
+            let r = f16_rounded(&data(ci as u64 * 10 + 503, n * cout * h * w, -1.0, 1.0));
+            let inputs = [("x", &x[..]), ("r", &r[..])];
+            let got = run_kernels_in(
+                gpu,
+                Precision::F16,
+                &inputs,
+                ("y", n * cout * h * w),
+                &what,
+                |g, t, y| {
+                    let mut call = ConvCall::simple(conv::upload(g, &cw), n, h, w, t[0], y, act);
+                    if has_res {
+                        call.residual = Some((t[1], 0, cout * h * w));
+                    }
+                    conv::push(g, variant, &call);
+                },
+            )
+            .await?;
+            let want = conv::cpu_conv(&x, n, h, w, &cw, has_res.then_some(&r[..]), act);
+            let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+            worst = worst.max(check_close(&got, &want, 2e-3 * scale, 1e-3, &what)?);
+        }
+    }
+    Ok(max_err(
+        worst,
+        &format!(
+            "{} variants x {} shapes in f16",
+            variants(gpu).len(),
+            shapes.len()
+        ),
     ))
 }
 
@@ -880,7 +958,7 @@ async fn cosal_chain(
     let tf = g.tensor("f", feats.len(), Role::Input);
     let ts = g.tensor("s", s2.len(), Role::Input);
     let t = push_cosal_front(&mut g, tf, ts, images, channels, h, w, 2, Role::Output);
-    let trank = g.tensor("rank", 2 * images * hw, Role::Output);
+    let trank = g.tensor_u32("rank", 2 * images * hw, Role::Output);
     let ta = g.tensor("a", 2 * images * cout * channels, Role::Transient);
     let tx = g.tensor("x", 2 * images * cout * hw, Role::Output);
     cosal::push_rank(&mut g, t.csa, trank, 2 * images, hw);

@@ -44,6 +44,7 @@ case_tests!(
     rank_is_stable_on_ties,
     foreground_only_cosal_ops_match_the_foreground_branch,
     mul_matches_cpu,
+    f16_storage_conv_matches_cpu_on_rounded_operands,
 );
 
 #[test]
@@ -160,8 +161,11 @@ fn every_shader_instantiation_passes_naga() {
         Act::None,
         true,
     ));
-    for k in &kernels {
-        validate(&k.source(), k.name());
+    for k in &mut kernels {
+        for precision in crate::Precision::ALL {
+            k.precision = precision;
+            validate(&k.source(), k.name());
+        }
     }
 }
 
@@ -169,10 +173,10 @@ pub fn validate(src: &str, name: &str) {
     let module = naga::front::wgsl::parse_str(src)
         .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
     // Subgroup operations as a device with the SUBGROUP feature has them
-    // (the `-sg-` variants).
+    // (the `-sg-` variants), f16 as one with SHADER_F16 (the f16 precision).
     naga::valid::Validator::new(
         naga::valid::ValidationFlags::all(),
-        naga::valid::Capabilities::SUBGROUP,
+        naga::valid::Capabilities::SUBGROUP | naga::valid::Capabilities::SHADER_FLOAT16,
     )
     .subgroup_stages(naga::valid::ShaderStages::COMPUTE)
     .subgroup_operations(naga::valid::SubgroupOperationSet::all())

@@ -231,11 +231,13 @@ impl<'a> Builder<'a> {
         let rank = if self.opts.inject_ranks {
             let r = self
                 .g
-                .tensor(format!("{name}.rank"), 2 * n * hw, Role::Input);
+                .tensor_u32(format!("{name}.rank"), 2 * n * hw, Role::Input);
             self.rank_inputs.push((name.to_string(), r));
             r
         } else {
-            let r = self.t(format!("{name}.rank"), 2 * n * hw);
+            let r = self
+                .g
+                .tensor_u32(format!("{name}.rank"), 2 * n * hw, Role::Transient);
             cosal::push_rank(&mut self.g, csa, r, 2 * n, hw);
             self.probe(&format!("{name}.rank"), r);
             r

@@ -158,6 +158,9 @@ impl Gpu {
         } else {
             features
         };
+        // f16 storage for the f16 precision, wherever the adapter has it
+        // (browsers included: `enable f16;` is standard WGSL).
+        let features = features | (adapter.features() & wgpu::Features::SHADER_F16);
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("icnet"),
@@ -276,6 +279,11 @@ impl Gpu {
         } else {
             0
         }
+    }
+
+    /// Whether kernels may store f16 (`shader-f16`): what the f16 precision needs.
+    pub fn has_f16(&self) -> bool {
+        self.device.features().contains(wgpu::Features::SHADER_F16)
     }
 
     /// How many pipelines have been compiled on this device.

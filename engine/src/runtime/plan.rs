@@ -14,7 +14,41 @@ use web_time::Instant;
 use crate::kernels::Kernel;
 use crate::{Error, Gpu, Result};
 
-/// A logical tensor (f32 or u32 words), identified by its index in the graph.
+/// How float tensors and constants are stored on the GPU. Arithmetic and
+/// accumulation are f32 in both; `F16` halves the bytes every kernel reads
+/// and writes and needs the adapter's `shader-f16` feature. The host always
+/// sees f32: inputs are converted on upload, outputs on readback.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Precision {
+    #[default]
+    F32,
+    F16,
+}
+
+impl Precision {
+    pub const ALL: [Precision; 2] = [Precision::F32, Precision::F16];
+
+    /// Bytes of one stored float.
+    pub fn bytes(self) -> u64 {
+        match self {
+            Precision::F32 => 4,
+            Precision::F16 => 2,
+        }
+    }
+
+    pub fn id(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::F16 => "f16",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Precision> {
+        Precision::ALL.into_iter().find(|p| p.id() == s)
+    }
+}
+
+/// A logical tensor (floats, or u32 words), identified by its index in the graph.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TensorId(pub usize);
 
@@ -43,9 +77,11 @@ pub enum Role {
 #[derive(Clone, Debug)]
 pub struct TensorDesc {
     pub name: String,
-    /// Size in 4-byte words.
+    /// Number of elements (floats, or u32 words for [`Graph::tensor_u32`]).
     pub words: usize,
     pub role: Role,
+    /// Holds u32 words (ranks), which keep 4 bytes in every [`Precision`].
+    pub int: bool,
 }
 
 /// One compute dispatch.
@@ -74,6 +110,9 @@ pub struct Graph {
     /// Constants made from others (Winograd's transformed weights), by source,
     /// so that a layer used twice is transformed once.
     pub derived: Vec<(ConstId, ConstId)>,
+    /// Storage of float tensors and constants. Builders always work in f32
+    /// (constants are f32 words in [`Graph::consts`]); the plan converts.
+    pub precision: Precision,
 }
 
 impl Graph {
@@ -99,8 +138,28 @@ impl Graph {
             name: name.into(),
             words: words.max(1),
             role,
+            int: false,
         });
         TensorId(self.tensors.len() - 1)
+    }
+
+    /// A tensor of u32 words (stored as such in every precision).
+    pub fn tensor_u32(&mut self, name: impl Into<String>, words: usize, role: Role) -> TensorId {
+        let t = self.tensor(name, words, role);
+        self.tensors[t.0].int = true;
+        t
+    }
+
+    /// Bytes tensor `t` takes on the GPU (a multiple of 4, as copies need).
+    pub fn tensor_bytes(&self, t: TensorId) -> u64 {
+        let d = &self.tensors[t.0];
+        let each = if d.int { 4 } else { self.precision.bytes() };
+        (d.words as u64 * each).div_ceil(4) * 4
+    }
+
+    /// Whether tensor `t` is stored as f16 (converted on upload and readback).
+    pub fn is_half(&self, t: TensorId) -> bool {
+        self.precision == Precision::F16 && !self.tensors[t.0].int
     }
 
     /// Marks an existing tensor as read back after the run.
@@ -183,7 +242,7 @@ pub fn plan_memory(graph: &Graph, align: u64) -> MemoryPlan {
             last[i] = last_step;
         }
     }
-    let bytes = |i: usize| ((graph.tensors[i].words as u64 * 4).div_ceil(align)) * align;
+    let bytes = |i: usize| graph.tensor_bytes(TensorId(i)).div_ceil(align) * align;
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by_key(|&i| (first[i], std::cmp::Reverse(bytes(i))));
 
@@ -266,12 +325,22 @@ impl Plan {
     /// Creates every pipeline, buffer and bind group of `graph` on `gpu`.
     /// Async because the device reports out-of-memory and validation errors
     /// through error scopes, which a browser resolves asynchronously.
-    pub async fn compile_async(gpu: &Gpu, graph: Graph) -> Result<Plan> {
+    pub async fn compile_async(gpu: &Gpu, mut graph: Graph) -> Result<Plan> {
         let device = &gpu.device;
+        if graph.precision == Precision::F16 {
+            if !gpu.has_f16() {
+                return Err(Error::Unsupported(
+                    "this adapter has no shader-f16, so it cannot run in f16; use f32".into(),
+                ));
+            }
+            for s in &mut graph.steps {
+                s.kernel.precision = Precision::F16;
+            }
+        }
         let max_binding = gpu.limits.max_storage_buffer_binding_size;
         let max_buffer = gpu.limits.max_buffer_size;
-        for t in &graph.tensors {
-            let b = t.words as u64 * 4;
+        for (i, t) in graph.tensors.iter().enumerate() {
+            let b = graph.tensor_bytes(TensorId(i));
             if b > max_binding || b > max_buffer {
                 return Err(Error::Unsupported(format!(
                     "this group is too large for the adapter: tensor {} needs {} MiB but at most {} MiB fit one buffer; split the group",
@@ -317,7 +386,11 @@ impl Plan {
             .zip(&bound)
             .map(|(data, &bound)| {
                 let data: &[u32] = if bound { data } else { &[] };
-                let size = (data.len() as u64 * 4).max(16).div_ceil(16) * 16;
+                let bytes: Vec<u8> = match graph.precision {
+                    Precision::F32 => bytemuck::cast_slice(data).to_vec(),
+                    Precision::F16 => f32_words_to_f16(data),
+                };
+                let size = (bytes.len() as u64).max(16).div_ceil(16) * 16;
                 let buf = device.create_buffer(&wgpu::BufferDescriptor {
                     label: Some("const"),
                     size,
@@ -325,7 +398,7 @@ impl Plan {
                     mapped_at_creation: true,
                 });
                 let mut padded = vec![0u8; size as usize];
-                padded[..data.len() * 4].copy_from_slice(bytemuck::cast_slice(data));
+                padded[..bytes.len()].copy_from_slice(&bytes);
                 buf.slice(..)
                     .get_mapped_range_mut()
                     .expect("mapped at creation")
@@ -394,15 +467,14 @@ impl Plan {
                     Res::T(t) => wgpu::BindingResource::Buffer(wgpu::BufferBinding {
                         buffer: &buffers[memory.slot_of[t.0]],
                         offset: 0,
-                        size: wgpu::BufferSize::new(
-                            (graph.tensors[t.0].words as u64 * 4).div_ceil(16) * 16,
-                        )
-                        .map(|s| {
-                            s.min(
-                                wgpu::BufferSize::new(memory.slot_bytes[memory.slot_of[t.0]])
-                                    .unwrap(),
-                            )
-                        }),
+                        size: wgpu::BufferSize::new(graph.tensor_bytes(*t).div_ceil(16) * 16).map(
+                            |s| {
+                                s.min(
+                                    wgpu::BufferSize::new(memory.slot_bytes[memory.slot_of[t.0]])
+                                        .unwrap(),
+                                )
+                            },
+                        ),
                     }),
                     Res::C(c) => consts[c.0].as_entire_binding(),
                 };
@@ -453,7 +525,9 @@ impl Plan {
 
     /// What the activations would take with one buffer per tensor.
     pub fn naive_bytes(&self) -> u64 {
-        self.graph.tensors.iter().map(|t| t.words as u64 * 4).sum()
+        (0..self.graph.tensors.len())
+            .map(|i| self.graph.tensor_bytes(TensorId(i)))
+            .sum()
     }
 
     pub fn weight_bytes(&self) -> u64 {
@@ -506,8 +580,15 @@ impl Plan {
                     data.len() / 4
                 )));
             }
-            gpu.queue
-                .write_buffer(&self.buffers[self.memory.slot_of[t.0]], 0, data);
+            let buf = &self.buffers[self.memory.slot_of[t.0]];
+            if self.graph.is_half(*t) {
+                let words: &[u32] = &bytemuck::pod_collect_to_vec(data);
+                let mut half = f32_words_to_f16(words);
+                half.resize(self.graph.tensor_bytes(*t) as usize, 0);
+                gpu.queue.write_buffer(buf, 0, &half);
+            } else {
+                gpu.queue.write_buffer(buf, 0, data);
+            }
         }
         Ok(())
     }
@@ -620,7 +701,7 @@ impl Plan {
         gpu: &Gpu,
         encoder: &mut wgpu::CommandEncoder,
         outputs: &[TensorId],
-    ) -> Result<Vec<wgpu::Buffer>> {
+    ) -> Result<Vec<Staged>> {
         let mut staging = Vec::new();
         for t in outputs {
             let desc = &self.graph.tensors[t.0];
@@ -630,7 +711,7 @@ impl Plan {
                     desc.name
                 )));
             }
-            let size = desc.words as u64 * 4;
+            let size = self.graph.tensor_bytes(*t);
             let buf = gpu.device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("readback"),
                 size,
@@ -644,14 +725,14 @@ impl Plan {
                 0,
                 size,
             );
-            staging.push(buf);
+            staging.push((buf, self.graph.is_half(*t).then_some(desc.words)));
         }
         Ok(staging)
     }
 
-    async fn finish_readback(&self, gpu: &Gpu, staging: Vec<wgpu::Buffer>) -> Result<Vec<Vec<u8>>> {
+    async fn finish_readback(&self, gpu: &Gpu, staging: Vec<Staged>) -> Result<Vec<Vec<u8>>> {
         let mut pending = Vec::with_capacity(staging.len());
-        for buf in &staging {
+        for (buf, _) in &staging {
             let (tx, rx) = futures_channel::oneshot::channel();
             buf.slice(..).map_async(wgpu::MapMode::Read, move |r| {
                 let _ = tx.send(r);
@@ -669,16 +750,44 @@ impl Plan {
                 })?;
         }
         let mut out = Vec::with_capacity(staging.len());
-        for buf in &staging {
+        for (buf, half) in &staging {
             let view = buf.slice(..).get_mapped_range().map_err(|e| {
                 Error::Device(format!("reading results back from the GPU failed: {e}"))
             })?;
-            out.push(view.to_vec());
+            out.push(match half {
+                Some(n) => f16_to_f32_bytes(&view[..2 * n]),
+                None => view.to_vec(),
+            });
             drop(view);
             buf.unmap();
         }
         Ok(out)
     }
+}
+
+/// A readback buffer and, for an f16 tensor, its element count (the bytes
+/// are widened to f32 for the caller).
+type Staged = (wgpu::Buffer, Option<usize>);
+
+/// f32 values (as their bit patterns) to f16 bytes, rounded to nearest even;
+/// values beyond f16's range become infinities (the error tests would see them).
+fn f32_words_to_f16(words: &[u32]) -> Vec<u8> {
+    words
+        .iter()
+        .flat_map(|&w| half::f16::from_f32(f32::from_bits(w)).to_le_bytes())
+        .collect()
+}
+
+/// f16 bytes to f32 bytes (exact).
+fn f16_to_f32_bytes(bytes: &[u8]) -> Vec<u8> {
+    bytes
+        .chunks_exact(2)
+        .flat_map(|c| {
+            half::f16::from_le_bytes([c[0], c[1]])
+                .to_f32()
+                .to_le_bytes()
+        })
+        .collect()
 }
 
 /// Natively, drives the device until the submitted work is done (callbacks

@@ -19,7 +19,7 @@ use std::path::Path;
 use crate::io::preprocess::{pillow_resize, DecodedPhoto, Filter};
 use crate::io::weights::{ConvSet, ConvShape};
 use crate::kernels::conv::ConvVariant;
-use crate::runtime::plan::Plan;
+use crate::runtime::plan::{Plan, Precision};
 use crate::{Error, Gpu, Result};
 
 /// Side of the network input.
@@ -202,8 +202,9 @@ impl SaliencyNet {
         model: SaliencyModel,
         weights: &ConvSet,
         variant: ConvVariant,
+        precision: Precision,
     ) -> Result<SaliencyNet> {
-        pollster::block_on(Self::new_async(gpu, model, weights, variant))
+        pollster::block_on(Self::new_async(gpu, model, weights, variant, precision))
     }
 
     /// Compiles `model` with `weights` (which must be that model's: an error
@@ -213,11 +214,15 @@ impl SaliencyNet {
         model: SaliencyModel,
         weights: &ConvSet,
         variant: ConvVariant,
+        precision: Precision,
     ) -> Result<SaliencyNet> {
         check_weights(model, weights)?;
+        crate::engine::check_precision(gpu, precision)?;
         let mut g = graph::build(model, weights, 1, variant);
         let io = (g.input, g.output);
-        let plan = Plan::compile_async(gpu, std::mem::take(&mut g.graph)).await?;
+        let mut graph = std::mem::take(&mut g.graph);
+        graph.precision = precision;
+        let plan = Plan::compile_async(gpu, graph).await?;
         Ok(SaliencyNet {
             model,
             plan,
