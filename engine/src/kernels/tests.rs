@@ -102,6 +102,33 @@ fn unknown_case_is_an_error() {
 }
 
 #[test]
+fn subgroup_variants_broadcast_their_weights() {
+    // The conformance cases cannot tell a subgroup kernel that lost its
+    // broadcasts from the plain one (they compute the same sums), so check
+    // the generated code: the `-sg-` body reads one weight vector per tap
+    // and broadcasts it, the plain body broadcasts nothing.
+    let plain = ConvInput::Plain {
+        t: crate::runtime::plan::TensorId(0),
+        off: 0,
+        bs: 0,
+    };
+    for v in VARIANTS
+        .iter()
+        .filter(|v| v.with_subgroups().uses_subgroups())
+    {
+        for k in [1, 3] {
+            let sg = v.with_subgroups();
+            let src = conv::kernel(sg, k, &plain, conv::Residual::None, Act::Relu).source();
+            let broadcasts = src.matches("subgroupBroadcast(").count();
+            let r = sg.subgroup_lanes_needed() as usize;
+            assert_eq!(broadcasts, k * k * r, "{} {k}x{k}", sg.label());
+            let plain_src = conv::kernel(*v, k, &plain, conv::Residual::None, Act::Relu).source();
+            assert!(!plain_src.contains("subgroup"), "{} {k}x{k}", v.label());
+        }
+    }
+}
+
+#[test]
 fn every_shader_instantiation_passes_naga() {
     // The network's own kernels are validated in the conformance crate; here,
     // every template combination the engine can emit.
