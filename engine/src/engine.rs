@@ -566,7 +566,6 @@ pub fn tune_candidates(gpu: &Gpu) -> Vec<ConvVariant> {
         .collect()
 }
 
-/// Refuses a variant the device cannot run (subgroups missing or too narrow).
 /// One sentence when `gpu` cannot store in `precision`.
 pub fn check_precision(gpu: &Gpu, precision: Precision) -> Result<()> {
     if precision == Precision::F16 && !gpu.has_f16() {
@@ -578,6 +577,7 @@ pub fn check_precision(gpu: &Gpu, precision: Precision) -> Result<()> {
     Ok(())
 }
 
+/// Refuses a variant the device cannot run (subgroups missing or too narrow).
 pub fn check_variant(gpu: &Gpu, v: ConvVariant) -> Result<()> {
     let need = v.subgroup_lanes_needed();
     let have = gpu.subgroup_lanes();
