@@ -136,7 +136,7 @@ impl Engine {
     /// adapter unless `opts.variant` names one or `opts.timings` holds them.
     pub async fn with_model_async(gpu: Gpu, model: Model, opts: EngineOptions) -> Result<Engine> {
         model.preprocess()?;
-        check_precision(&gpu, opts.precision)?;
+        gpu.check_precision(opts.precision)?;
         if let Some(v) = opts.variant {
             check_variant(&gpu, v)?;
         }
@@ -564,17 +564,6 @@ pub fn tune_candidates(gpu: &Gpu) -> Vec<ConvVariant> {
         .chain(SUBGROUP_CANDIDATES)
         .filter(|v| check_variant(gpu, *v).is_ok())
         .collect()
-}
-
-/// One sentence when `gpu` cannot store in `precision`.
-pub fn check_precision(gpu: &Gpu, precision: Precision) -> Result<()> {
-    if precision == Precision::F16 && !gpu.has_f16() {
-        return Err(Error::Unsupported(format!(
-            "{} has no shader-f16, so it cannot run in f16; use f32",
-            gpu.info.name
-        )));
-    }
-    Ok(())
 }
 
 /// Refuses a variant the device cannot run (subgroups missing or too narrow).

@@ -81,7 +81,7 @@ pub fn open_engine(
         mib(gpu.limits.max_buffer_size)
     );
     // Before the variant measurement, which takes seconds on a software adapter.
-    icnet_engine::engine::check_precision(&gpu, a.precision).map_err(clause)?;
+    gpu.check_precision(a.precision).map_err(clause)?;
     if a.precision == icnet_engine::Precision::F16 {
         eprintln!("precision: f16 storage, f32 arithmetic (--precision f16)");
     }

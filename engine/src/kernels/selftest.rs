@@ -357,27 +357,39 @@ pub fn variants(gpu: &Gpu) -> Vec<ConvVariant> {
 
 // ---------------------------------------------------------------- convolution
 
-async fn conv_matches_cpu_on_awkward_shapes(gpu: &Gpu) -> CaseResult {
-    // (images, cin, cout, h, w, k, act, residual)
-    let shapes = [
-        (2, 5, 7, 9, 13, 3, Act::Relu, false),
-        (1, 3, 64, 11, 6, 3, Act::None, true),
-        (3, 17, 1, 5, 5, 1, Act::Sigmoid, false),
-        (1, 70, 33, 7, 7, 1, Act::Relu, true),
-        (1, 20, 130, 3, 67, 3, Act::Relu, false),
-    ];
+/// A convolution shape of the conv cases: (images, cin, cout, h, w, k, act, residual).
+type ConvShape = (usize, usize, usize, usize, usize, usize, Act, bool);
+
+/// Runs every shape with every variant in `precision` and checks it against
+/// the CPU reference. `store` is what storage keeps of the operands (input,
+/// weights, bias, residual), applied before both runs; `atol(want)` the
+/// absolute tolerance. Returns the worst error.
+async fn conv_shapes_match_cpu(
+    gpu: &Gpu,
+    precision: Precision,
+    shapes: &[ConvShape],
+    seed: u64,
+    store: fn(Vec<f32>) -> Vec<f32>,
+    atol: impl Fn(&[f32]) -> f32,
+    rtol: f32,
+) -> Result<f32, String> {
     let mut worst = 0f32;
     for variant in variants(gpu) {
         for (ci, &(n, cin, cout, h, w, k, act, has_res)) in shapes.iter().enumerate() {
             let what = format!(
-                "conv shape {ci} ({n} images, {cin}->{cout} channels, {h}x{w}, {k}x{k}, {act:?}, residual {has_res}) with {}",
+                "{} conv shape {ci} ({n} images, {cin}->{cout} channels, {h}x{w}, {k}x{k}, {act:?}, residual {has_res}) with {}",
+                precision.id(),
                 variant.label()
             );
-            let cw = conv_weights(ci as u64 * 10, cout, cin, k);
-            let x = data(ci as u64 * 10 + 2, n * cin * h * w, -1.0, 1.0);
-            let r = data(ci as u64 * 10 + 3, n * cout * h * w, -1.0, 1.0);
+            let seed = seed + ci as u64 * 10;
+            let mut cw = conv_weights(seed, cout, cin, k);
+            cw.weight = store(cw.weight);
+            cw.bias = store(cw.bias);
+            let x = store(data(seed + 2, n * cin * h * w, -1.0, 1.0));
+            let r = store(data(seed + 3, n * cout * h * w, -1.0, 1.0));
             let inputs = [("x", &x[..]), ("r", &r[..])];
-            let got = run_kernels(gpu, &inputs, ("y", n * cout * h * w), &what, |g, t, y| {
+            let out = ("y", n * cout * h * w);
+            let got = run_kernels_in(gpu, precision, &inputs, out, &what, |g, t, y| {
                 let mut call = ConvCall::simple(conv::upload(g, &cw), n, h, w, t[0], y, act);
                 if has_res {
                     call.residual = Some((t[1], 0, cout * h * w));
@@ -386,9 +398,22 @@ async fn conv_matches_cpu_on_awkward_shapes(gpu: &Gpu) -> CaseResult {
             })
             .await?;
             let want = conv::cpu_conv(&x, n, h, w, &cw, has_res.then_some(&r[..]), act);
-            worst = worst.max(check_close(&got, &want, 1e-5, 1e-5, &what)?);
+            worst = worst.max(check_close(&got, &want, atol(&want), rtol, &what)?);
         }
     }
+    Ok(worst)
+}
+
+async fn conv_matches_cpu_on_awkward_shapes(gpu: &Gpu) -> CaseResult {
+    let shapes = [
+        (2, 5, 7, 9, 13, 3, Act::Relu, false),
+        (1, 3, 64, 11, 6, 3, Act::None, true),
+        (3, 17, 1, 5, 5, 1, Act::Sigmoid, false),
+        (1, 70, 33, 7, 7, 1, Act::Relu, true),
+        (1, 20, 130, 3, 67, 3, Act::Relu, false),
+    ];
+    let worst =
+        conv_shapes_match_cpu(gpu, Precision::F32, &shapes, 0, |v| v, |_| 1e-5, 1e-5).await?;
     Ok(max_err(
         worst,
         &format!("{} variants x {} shapes", variants(gpu).len(), shapes.len()),
@@ -396,7 +421,7 @@ async fn conv_matches_cpu_on_awkward_shapes(gpu: &Gpu) -> CaseResult {
 }
 
 /// `v` rounded to f16 and back: what f16 storage keeps of it.
-fn f16_rounded(v: &[f32]) -> Vec<f32> {
+fn f16_rounded(v: Vec<f32>) -> Vec<f32> {
     v.iter().map(|&x| half::f16::from_f32(x).to_f32()).collect()
 }
 
@@ -416,39 +441,9 @@ async fn f16_storage_conv_matches_cpu_on_rounded_operands(gpu: &Gpu) -> CaseResu
         (3, 17, 1, 5, 5, 1, Act::Sigmoid, false),
         (1, 64, 64, 24, 22, 3, Act::Relu, true),
     ];
-    let mut worst = 0f32;
-    for variant in variants(gpu) {
-        for (ci, &(n, cin, cout, h, w, k, act, has_res)) in shapes.iter().enumerate() {
-            let what = format!(
-                "f16 conv shape {ci} ({n} images, {cin}->{cout} channels, {h}x{w}, {k}x{k}, {act:?}, residual {has_res}) with {}",
-                variant.label()
-            );
-            let mut cw = conv_weights(ci as u64 * 10 + 500, cout, cin, k);
-            cw.weight = f16_rounded(&cw.weight);
-            cw.bias = f16_rounded(&cw.bias);
-            let x = f16_rounded(&data(ci as u64 * 10 + 502, n * cin * h * w, -1.0, 1.0));
-            let r = f16_rounded(&data(ci as u64 * 10 + 503, n * cout * h * w, -1.0, 1.0));
-            let inputs = [("x", &x[..]), ("r", &r[..])];
-            let got = run_kernels_in(
-                gpu,
-                Precision::F16,
-                &inputs,
-                ("y", n * cout * h * w),
-                &what,
-                |g, t, y| {
-                    let mut call = ConvCall::simple(conv::upload(g, &cw), n, h, w, t[0], y, act);
-                    if has_res {
-                        call.residual = Some((t[1], 0, cout * h * w));
-                    }
-                    conv::push(g, variant, &call);
-                },
-            )
-            .await?;
-            let want = conv::cpu_conv(&x, n, h, w, &cw, has_res.then_some(&r[..]), act);
-            let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
-            worst = worst.max(check_close(&got, &want, 2e-3 * scale, 1e-3, &what)?);
-        }
-    }
+    let scaled = |want: &[f32]| 2e-3 * want.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let worst =
+        conv_shapes_match_cpu(gpu, Precision::F16, &shapes, 500, f16_rounded, scaled, 1e-3).await?;
     Ok(max_err(
         worst,
         &format!(

@@ -286,6 +286,17 @@ impl Gpu {
         self.device.features().contains(wgpu::Features::SHADER_F16)
     }
 
+    /// One sentence when this device cannot store in `precision`.
+    pub fn check_precision(&self, precision: crate::Precision) -> Result<()> {
+        if precision == crate::Precision::F16 && !self.has_f16() {
+            return Err(Error::Unsupported(format!(
+                "{} has no shader-f16, so it cannot run in f16; use f32",
+                self.info.name
+            )));
+        }
+        Ok(())
+    }
+
     /// How many pipelines have been compiled on this device.
     pub fn pipelines_compiled(&self) -> usize {
         self.pipelines.lock().map(|c| c.len()).unwrap_or(0)

@@ -327,14 +327,23 @@ impl Plan {
     /// through error scopes, which a browser resolves asynchronously.
     pub async fn compile_async(gpu: &Gpu, mut graph: Graph) -> Result<Plan> {
         let device = &gpu.device;
+        gpu.check_precision(graph.precision)?;
         if graph.precision == Precision::F16 {
-            if !gpu.has_f16() {
-                return Err(Error::Unsupported(
-                    "this adapter has no shader-f16, so it cannot run in f16; use f32".into(),
-                ));
-            }
             for s in &mut graph.steps {
                 s.kernel.precision = Precision::F16;
+            }
+            // A finite f32 weight beyond f16's range would become infinite.
+            let limit = half::f16::MAX.to_f32();
+            if let Some(w) = graph
+                .consts
+                .iter()
+                .flatten()
+                .map(|&w| f32::from_bits(w))
+                .find(|w| w.abs() > limit)
+            {
+                return Err(Error::Unsupported(format!(
+                    "these weights hold {w:e}, beyond f16's range (±{limit}), so they cannot run in f16; use f32"
+                )));
             }
         }
         let max_binding = gpu.limits.max_storage_buffer_binding_size;
@@ -725,7 +734,7 @@ impl Plan {
                 0,
                 size,
             );
-            staging.push((buf, self.graph.is_half(*t).then_some(desc.words)));
+            staging.push((buf, self.graph.is_half(*t).then_some(*t)));
         }
         Ok(staging)
     }
@@ -754,20 +763,31 @@ impl Plan {
             let view = buf.slice(..).get_mapped_range().map_err(|e| {
                 Error::Device(format!("reading results back from the GPU failed: {e}"))
             })?;
-            out.push(match half {
-                Some(n) => f16_to_f32_bytes(&view[..2 * n]),
+            let bytes = match half {
+                Some(t) => f16_to_f32_bytes(&view[..2 * self.graph.tensors[t.0].words]),
                 None => view.to_vec(),
-            });
+            };
             drop(view);
             buf.unmap();
+            // f16 overflows to infinity past 65504; never hand that back as a map.
+            if let Some(t) = half {
+                let floats: &[f32] = &bytemuck::pod_collect_to_vec(&bytes);
+                if floats.iter().any(|v| !v.is_finite()) {
+                    return Err(Error::Unsupported(format!(
+                        "the f16 run overflowed: {} holds infinite or NaN values; use f32",
+                        self.graph.tensors[t.0].name
+                    )));
+                }
+            }
+            out.push(bytes);
         }
         Ok(out)
     }
 }
 
-/// A readback buffer and, for an f16 tensor, its element count (the bytes
-/// are widened to f32 for the caller).
-type Staged = (wgpu::Buffer, Option<usize>);
+/// A readback buffer and, for an f16 tensor, the tensor (its bytes are
+/// widened to f32 for the caller).
+type Staged = (wgpu::Buffer, Option<TensorId>);
 
 /// f32 values (as their bit patterns) to f16 bytes, rounded to nearest even;
 /// values beyond f16's range become infinities (the error tests would see them).
@@ -863,6 +883,48 @@ mod tests {
             .expect("run")
         };
         assert_eq!(out(&a), out(&b));
+    }
+
+    #[test]
+    fn f16_plans_round_trip_and_refuse_what_f16_cannot_hold() {
+        let gpu = crate::kernels::testutil::gpu();
+        if !gpu.has_f16() {
+            eprintln!("{} has no shader-f16: nothing to check", gpu.describe());
+            return;
+        }
+        let graph = || {
+            let mut g = Graph::new();
+            g.precision = Precision::F16;
+            // Odd sizes: 2-byte elements that do not fill the last 4-byte word.
+            let x = g.tensor("x", 3 * 6 * 6, Role::Input);
+            let y = g.tensor("y", 3 * 3 * 3, Role::Output);
+            crate::kernels::pool::push(&mut g, x, y, 3, 6, 6, false);
+            (g, x, y)
+        };
+        let (g, x, y) = graph();
+        assert_eq!(
+            g.tensor_bytes(y),
+            56,
+            "27 f16 values, rounded up to whole words"
+        );
+        let plan = Plan::compile(gpu, g).expect("compile");
+        let run = |input: &[f32]| plan.run(gpu, &[(x, bytemuck::cast_slice(input))], &[y]);
+        // Values f16 holds exactly come back exactly, as f32.
+        let input: Vec<f32> = (0..108).map(|i| i as f32 * 0.25 - 7.0).collect();
+        let out = run(&input).expect("run");
+        let got: Vec<f32> = bytemuck::pod_collect_to_vec(&out[0]);
+        assert_eq!(got.len(), 27);
+        assert_eq!(got[0], input[7], "max of the first 2x2 window");
+        // Beyond f16's range the upload becomes infinite: an error, not a map.
+        let mut big = input.clone();
+        big[0] = 1e6;
+        let e = run(&big).unwrap_err().to_string();
+        assert!(e.contains("overflowed: y holds"), "{e}");
+        // A weight beyond f16's range is refused before anything runs.
+        let (mut g, _, _) = graph();
+        g.constant_f32(&[1.0, -7e4]);
+        let e = Plan::compile(gpu, g).err().expect("refused").to_string();
+        assert!(e.contains("beyond f16's range"), "{e}");
     }
 
     #[test]

@@ -217,7 +217,7 @@ impl SaliencyNet {
         precision: Precision,
     ) -> Result<SaliencyNet> {
         check_weights(model, weights)?;
-        crate::engine::check_precision(gpu, precision)?;
+        gpu.check_precision(precision)?;
         let mut g = graph::build(model, weights, 1, variant);
         let io = (g.input, g.output);
         let mut graph = std::mem::take(&mut g.graph);
